@@ -1,0 +1,113 @@
+/*
+ * main.c - the `attest` command: dispatches to the subcommands and holds
+ * the small helpers they share. No logic of its own beyond parsing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: attest <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  keygen NAME -o PREFIX          create a signing key (PREFIX.key, PREFIX.pub)\n"
+    "  log init|append|seal|show|get|checkpoint|prove|consistency|recover LOG ...\n"
+    "                                 write and read a training log\n"
+    "  verify LOG --pub PREFIX.pub    check a log: records, order, seals, signatures\n"
+    "  version                        print the version\n"
+    "\n"
+    "Every command takes --help. Exit status: 0 ok/verified, 1 verification failed,\n"
+    "2 usage or operational error.\n";
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("attest: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+int cli_usage(const char *text, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("attest: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", text);
+    return EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+    return 0;
+}
+
+int cli_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+char *cli_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap = cap ? cap * 2 : 4096;
+            char *nb = realloc(buf, cap);
+            if (!nb) break;
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int failed = ferror(f) || !buf;
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("attest %s\n", ATTEST_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "keygen") == 0) return cmd_keygen(argc - 1, argv + 1);
+    if (strcmp(cmd, "log") == 0) return cmd_log(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+    return cli_usage(usage, "unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,53 @@
+/*
+ * attest/verify.h - the auditor's check of a log.
+ *
+ * attest_verify_log reads a log file from start to end on its own (it
+ * trusts no cache file and no earlier open) and checks, in order: the file
+ * header and every frame checksum; every record against the schema and
+ * the order rules; that the run record carries the auditor's key; every
+ * seal's signature with that key and its root against the tree recomputed
+ * from the records before it (so consecutive seals are consistent by
+ * construction). Records after the last seal are reported as unsealed.
+ *
+ * Thread-safety: independent calls may run in parallel.
+ */
+#ifndef ATTEST_VERIFY_H
+#define ATTEST_VERIFY_H
+
+#include "attest/common.h"
+
+#include "attest/note.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct attest_report attest_report;
+
+/*
+ * Verifies the log at `path` with the run's public key `key`. *out
+ * receives a report in every case but out-of-memory (free it with
+ * attest_report_free). Returns 0 when everything checked passed,
+ * ATTEST_EVERIFY when the log is wrong (the report names the first
+ * failure: record index, offset, reason), or another code when it could
+ * not be checked (missing file, I/O error, not a log, unknown version).
+ */
+ATTEST_API ATTEST_CHECK_RESULT int attest_verify_log(attest_report **out, const char *path,
+                                                          const attest_verifier *key);
+
+/* 1 when the verdict is "verified". */
+ATTEST_API int attest_report_passed(const attest_report *r);
+
+/* The report as one JSON object (malloc'd; free with free()). */
+ATTEST_API int attest_report_json(const attest_report *r, char **out);
+
+/* The report as text for people (malloc'd; free with free()). */
+ATTEST_API int attest_report_text(const attest_report *r, char **out);
+
+/* Frees a report. NULL is a no-op. */
+ATTEST_API void attest_report_free(attest_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+# lib.bash - helpers for the CLI tests: a temp dir, TAP lines, exit-code checks.
+# Sourced by tests/cli/*.sh, which tests/run runs with ATTEST and SHARED set.
+set -u
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+: "${ATTEST:?ATTEST must point at the attest binary}"
+: "${SHARED:=../shared}"
+
+ok() { echo "ok - $1"; }
+nok() {
+    echo "not ok - $1"
+    [ -s "$T/err" ] && sed 's/^/#   /' "$T/err" | head -8
+    return 0
+}
+
+# expect NAME RC CMD... : runs CMD, stdout in $T/out, stderr in $T/err.
+expect() {
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq "$want" ]; then ok "$name"; else nok "$name (exit $rc, expected $want)"; fi
+}
+
+# expect_err NAME RC PATTERN CMD... : also requires PATTERN (grep -E) on stderr.
+expect_err() {
+    local name=$1 want=$2 pat=$3
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq "$want" ] && grep -Eq -- "$pat" "$T/err"; then
+        ok "$name"
+    else
+        nok "$name (exit $rc, expected $want and /$pat/ on stderr)"
+    fi
+}
+
+# assert NAME CMD... : passes when CMD succeeds.
+assert() {
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>"$T/err"; then ok "$name"; else nok "$name"; fi
+}
+
+# A few valid records of each type, one per line, for a run without data.
+sample_records() {
+    local z=0000000000000000000000000000000000000000000000000000000000000000
+    cat <<JSON
+{"type":"code","commit":"4b825dc642cb6eb9a060e54bf8d69288fbee4904","dirty":false,"branch":"main","remotes":[{"name":"origin","url":"https://example.com/r.git"}]}
+{"type":"note","text":"first run of the day"}
+{"type":"init","seed":1234,"initializer":"torch.nn.init/1.13","checkpoint_sha256":"$z","data_seed":99}
+{"type":"shard","id":0,"name":"data/shard-000.bin","size":4096,"sha256":"$z","layout":"tokens-u16le","samples":2048}
+{"type":"step","step":1,"batch":[[0,0,64]],"batch_sha256":"$z","lr":0.001,"lr_bits":"3a83126f","loss":4.5,"loss_bits":"40900000"}
+{"type":"step","step":2,"batch":[[0,64,64]],"batch_sha256":"$z","lr":0.001,"lr_bits":"3a83126f","loss":4.25,"loss_bits":"40880000","grad_norm":1.5,"grad_norm_bits":"3fc00000","time":"2026-11-26T08:00:00.5Z"}
+{"type":"checkpoint","step":2,"sha256":"$z","size":1024,"name":"ckpt-2.safetensors","tensors":[{"name":"w","dtype":"F32","shape":[16,16],"sha256":"$z"}]}
+JSON
+}
+
+# Builds the peer verifier from ../shared (Go's sumdb/note + sumdb/tlog).
+build_peer() {
+    PEER="$T/peer"
+    (cd "$SHARED/conformance/peer-go" &&
+        GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$T/gocache" GOFLAGS= \
+            go build -o "$PEER" .) >"$T/err" 2>&1
+}

@@ -1,0 +1,300 @@
+/*
+ * structure.c - the auditor's structural check of one log file.
+ *
+ * Reads the file start to end with the frame reader, checks each record
+ * with the schema and the order rules, recomputes the tree and compares it
+ * with every seal. Trusts no cache. Content checks (re-hashing shards,
+ * replay) are other modules' work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "attest/error.h"
+#include "attest/merkle.h"
+#include "attest/verify.h"
+#include "format/frame.h"
+#include "format/record.h"
+
+struct attest_report {
+    json_t *obj;
+};
+
+/* Sets the verdict and the first failure; returns rc. */
+static int failure(attest_report *r, int rc, int64_t index, int64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int failure(attest_report *r, int rc, int64_t index, int64_t offset, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *f = json_pack("{s:s}", "reason", msg);
+    if (f && index >= 0) json_object_set_new(f, "record", json_integer(index));
+    if (f && offset >= 0) json_object_set_new(f, "offset", json_integer(offset));
+    json_object_set_new(r->obj, "failure", f ? f : json_null());
+    json_object_set_new(r->obj, "verdict", json_string(rc == ATTEST_EVERIFY ? "failed" : "error"));
+    return rc;
+}
+
+static void set_u64(attest_report *r, const char *key, uint64_t v)
+{
+    json_object_set_new(r->obj, key, json_integer((json_int_t)v));
+}
+
+/* The run key must be the auditor's key: same name, same public key. */
+static int check_key(attest_report *r, const attest_rules *rules, const attest_verifier *key)
+{
+    const attest_verifier *run = attest_rules_run_key(rules);
+    if (strcmp(attest_verifier_name(run), attest_verifier_name(key)) != 0 ||
+        sodium_memcmp(attest_verifier_public_key(run), attest_verifier_public_key(key), 32) != 0) {
+        char *a = NULL, *b = NULL;
+        attest_verifier_text(run, &a);
+        attest_verifier_text(key, &b);
+        int rc = failure(r, ATTEST_EVERIFY, 0, ATTEST_LOG_HEADER_SIZE,
+                         "record 0 (run): the log's key %s is not the key given (%s)",
+                         a ? a : "?", b ? b : "?");
+        free(a);
+        free(b);
+        return rc;
+    }
+    return 0;
+}
+
+/* Checks one record; returns 0, ATTEST_EVERIFY or ATTEST_ENOMEM. */
+static int check_record(attest_report *r, attest_rules *rules, const attest_merkle_frontier *fr,
+                        const attest_verifier *key, uint64_t index, uint64_t offset,
+                        const uint8_t *payload, size_t len, json_t *counts)
+{
+    json_t *rec;
+    char why[768];
+    int rc = attest_record_parse(&rec, payload, len, index, why, sizeof why);
+    if (rc) return failure(r, ATTEST_EVERIFY, (int64_t)index, (int64_t)offset, "%s", why);
+    rc = attest_rules_check(rules, index, rec, why, sizeof why);
+    if (rc == ATTEST_ENOMEM) goto done;
+    if (rc) {
+        rc = failure(r, ATTEST_EVERIFY, (int64_t)index, (int64_t)offset, "%s", why);
+        goto done;
+    }
+    const char *type = attest_record_type(rec);
+    if (strcmp(type, "seal") == 0) {
+        uint8_t root[32];
+        attest_merkle_frontier_root(fr, root);
+        if (memcmp(root, attest_rules_last_checked_seal(rules)->root, 32) != 0) {
+            rc = failure(r, ATTEST_EVERIFY, (int64_t)index, (int64_t)offset,
+                         "record %" PRIu64 " (seal): the signed root does not match the %" PRIu64
+                         " records before it",
+                         index, index);
+            goto done;
+        }
+    }
+    attest_rules_apply(rules, index, rec);
+    if (index == 0) {
+        json_object_set(r->obj, "origin", json_object_get(rec, "origin"));
+        json_object_set(r->obj, "run_id", json_object_get(rec, "run_id"));
+        if ((rc = check_key(r, rules, key)) != 0) goto done;
+    }
+    json_t *c = json_object_get(counts, type);
+    json_object_set_new(counts, type, json_integer(c ? json_integer_value(c) + 1 : 1));
+done:
+    json_decref(rec);
+    return rc;
+}
+
+static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *key)
+{
+    attest_frame_reader *fr_reader = NULL;
+    attest_rules *rules = NULL;
+    attest_merkle_frontier fr;
+    json_t *counts = json_object();
+    const uint8_t *payload;
+    size_t len;
+    uint64_t at, index = 0;
+    uint8_t leaf[32];
+    int rc = ATTEST_ENOMEM;
+    attest_merkle_frontier_init(&fr);
+    if (!counts || attest_rules_new(&rules) != 0 ||
+        attest_frame_reader_new(&fr_reader, fd, ATTEST_LOG_HEADER_SIZE, size, 0) != 0) {
+        rc = failure(r, ATTEST_ENOMEM, -1, -1, "out of memory");
+        goto done;
+    }
+    json_object_set(r->obj, "counts", counts);
+    for (;; index++) {
+        int st = attest_frame_next(fr_reader, &payload, &len, &at, leaf);
+        if (st < 0) {
+            rc = failure(r, st, (int64_t)index, -1, "%s", attest_frame_reader_message(fr_reader));
+            goto done;
+        }
+        if (st == ATTEST_FRAME_END) break;
+        if (st == ATTEST_FRAME_BAD) {
+            rc = failure(r, ATTEST_EVERIFY, (int64_t)index,
+                         (int64_t)attest_frame_reader_offset(fr_reader), "%s",
+                         attest_frame_reader_message(fr_reader));
+            goto done;
+        }
+        if (st == ATTEST_FRAME_TORN) {
+            rc = failure(r, ATTEST_EVERIFY, (int64_t)index,
+                         (int64_t)attest_frame_reader_offset(fr_reader),
+                         "%s; the writer was interrupted: `attest log recover` repairs the file",
+                         attest_frame_reader_message(fr_reader));
+            goto done;
+        }
+        rc = check_record(r, rules, &fr, key, index, at, payload, len, counts);
+        if (rc == ATTEST_ENOMEM) rc = failure(r, rc, (int64_t)index, -1, "out of memory");
+        if (rc) goto done;
+        attest_merkle_frontier_append(&fr, leaf, NULL, NULL);
+    }
+    rc = 0;
+done:
+    set_u64(r, "records", index);
+    if (rules) {
+        attest_rules_summary sum;
+        attest_rules_summarize(rules, &sum);
+        set_u64(r, "seals", sum.seals);
+        set_u64(r, "sealed", sum.seals ? sum.last_seal_size : 0);
+        if (!rc) {
+            uint64_t unsealed = sum.seals ? index - sum.last_seal_size - 1 : index;
+            set_u64(r, "unsealed", unsealed);
+            if (index == 0) {
+                rc = failure(r, ATTEST_EVERIFY, -1, -1, "the log has no records");
+            } else if (sum.seals == 0) {
+                rc = failure(r, ATTEST_EVERIFY, -1, -1,
+                             "the log has no seal: none of its %" PRIu64 " records is signed",
+                             index);
+            }
+        }
+    }
+    json_decref(counts);
+    attest_rules_free(rules);
+    attest_frame_reader_free(fr_reader);
+    return rc;
+}
+
+int attest_verify_log(attest_report **out, const char *path, const attest_verifier *key)
+{
+    attest_report *r = calloc(1, sizeof *r);
+    uint8_t hdr[ATTEST_LOG_HEADER_SIZE];
+    char why[200];
+    struct stat st;
+    int rc, fd = -1;
+    *out = r;
+    if (!r) return ATTEST_ENOMEM;
+    r->obj = json_pack("{s:s, s:s, s:n}", "log", path, "verdict", "error", "failure");
+    if (!r->obj) {
+        free(r);
+        *out = NULL;
+        return ATTEST_ENOMEM;
+    }
+    if (!key) return failure(r, ATTEST_EINVAL, -1, -1, "no verifier key");
+    if (sodium_init() < 0) return failure(r, ATTEST_ECRYPTO, -1, -1, "libsodium failed to initialise");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return failure(r, errno == ENOENT ? ATTEST_ENOTFOUND : ATTEST_EIO, -1, -1, "%s: %s", path,
+                       strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        rc = failure(r, ATTEST_EIO, -1, -1, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    ssize_t got = pread(fd, hdr, sizeof hdr, 0);
+    rc = attest_frame_header_check(hdr, got > 0 ? (size_t)got : 0, why, sizeof why);
+    if (rc) {
+        rc = failure(r, rc, -1, 0, "%s: %s", path, why);
+        goto done;
+    }
+    rc = walk(r, fd, (uint64_t)st.st_size, key);
+    if (!rc) json_object_set_new(r->obj, "verdict", json_string("verified"));
+done:
+    close(fd);
+    return rc;
+}
+
+int attest_report_passed(const attest_report *r)
+{
+    return r && strcmp(json_string_value(json_object_get(r->obj, "verdict")), "verified") == 0;
+}
+
+int attest_report_json(const attest_report *r, char **out)
+{
+    *out = json_dumps(r->obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    return *out ? 0 : ATTEST_ENOMEM;
+}
+
+static void add(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void add(char **buf, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *nb = *buf ? realloc(*buf, *len + (size_t)n + 1) : malloc((size_t)n + 1);
+    if (!nb) return;
+    va_start(ap, fmt);
+    vsnprintf(nb + *len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *buf = nb;
+    *len += (size_t)n;
+}
+
+static json_int_t num(const attest_report *r, const char *key)
+{
+    return json_integer_value(json_object_get(r->obj, key));
+}
+
+int attest_report_text(const attest_report *r, char **out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    const char *key;
+    json_t *v;
+    add(&buf, &len, "log       %s\n", json_string_value(json_object_get(r->obj, "log")));
+    if (json_object_get(r->obj, "origin"))
+        add(&buf, &len, "origin    %s\nrun id    %s\n",
+            json_string_value(json_object_get(r->obj, "origin")),
+            json_string_value(json_object_get(r->obj, "run_id")));
+    if (json_object_get(r->obj, "records")) {
+        add(&buf, &len, "records   %lld", (long long)num(r, "records"));
+        const char *sep = " (";
+        json_object_foreach(json_object_get(r->obj, "counts"), key, v) {
+            add(&buf, &len, "%s%lld %s", sep, (long long)json_integer_value(v), key);
+            sep = ", ";
+        }
+        add(&buf, &len, "%s\n", json_object_size(json_object_get(r->obj, "counts")) ? ")" : "");
+    }
+    if (num(r, "seals"))
+        add(&buf, &len, "seals     %lld; the last signs tree size %lld\n", (long long)num(r, "seals"),
+            (long long)num(r, "sealed"));
+    if (json_object_get(r->obj, "unsealed") && num(r, "unsealed"))
+        add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
+            (long long)num(r, "unsealed"));
+    const json_t *f = json_object_get(r->obj, "failure");
+    const char *verdict = json_string_value(json_object_get(r->obj, "verdict"));
+    if (attest_report_passed(r))
+        add(&buf, &len,
+            "checks    frames and checksums, record schema and order, run key, seal signatures, "
+            "seal roots: all passed\nVERIFIED\n");
+    else
+        add(&buf, &len, "%s: %s\n", strcmp(verdict, "failed") == 0 ? "FAILED" : "ERROR",
+            json_string_value(json_object_get(f, "reason")));
+    if (!buf) return ATTEST_ENOMEM;
+    *out = buf;
+    return 0;
+}
+
+void attest_report_free(attest_report *r)
+{
+    if (!r) return;
+    json_decref(r->obj);
+    free(r);
+}
