@@ -10,16 +10,16 @@ SHARED      ?= $(abspath ../shared)
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 PKG_CONFIG  ?= pkg-config
-PKGS        := libsodium jansson
+PKGS        := libsodium jansson libgit2 libzstd libcrypto
 
 # Evaluated when a recipe runs, so that `make check` can install the
 # packages before pkg-config is first asked about them.
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS))
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread
 
 WARN        := -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 DEFS        := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -DATTEST_VERSION_STRING=\"$(VERSION)\"
-ALL_CFLAGS   = $(WARN) $(DEFS) -Iinclude -I. -fPIC -fvisibility=hidden $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS   = $(WARN) $(DEFS) -Iinclude -I. -pthread -fPIC -fvisibility=hidden $(PKG_CFLAGS) $(CFLAGS)
 
 LIB_SRC     := $(sort $(wildcard format/*.c attest/*.c verify/*.c))
 CLI_SRC     := $(sort $(wildcard cli/*.c))
@@ -32,6 +32,7 @@ CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay-%)
 BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EXAMPLE_BIN := $(BUILD)/record_minimal
 
 STATIC      := $(BUILD)/libattest.a
 SHLIB       := $(BUILD)/libattest.so.$(VERSION)
@@ -54,40 +55,54 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/attest/*.h format/*.h attest/*.h verify
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(SHLIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libattest.so: $(SHLIB)
-	ln -sf libattest.so.$(VERSION) $(BUILD)/$(SONAME)
-	ln -sf libattest.so.$(VERSION) $@
+	@ln -sf libattest.so.$(VERSION) $(BUILD)/$(SONAME)
+	@ln -sf libattest.so.$(VERSION) $@
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(PKG_LIBS)
+
+# The .pc file names PREFIX, so install rewrites it for the PREFIX it installs to.
+PC_LINES = 'prefix=$(1)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+  'Name: attest' 'Description: signed, TPM-anchored Merkle logs of ML training runs' \
+  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' \
+  'Cflags: -I$${includedir}'
 
 $(PC): Makefile
 	@mkdir -p $(dir $@)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-	  'Name: attest' 'Description: signed, TPM-anchored Merkle logs of ML training runs' \
-	  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' \
-	  'Cflags: -I$${includedir}' > $@
+	@printf '%s\n' $(call PC_LINES,$(PREFIX)) > $@
 
 # Unit tests see internal headers too (-Iformat etc.) and link the static library.
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/harness.h $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=default -I. -DSHARED_DIR=\"$(SHARED)\" $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+	@echo "  TEST    $@"
+	@$(CC) $(ALL_CFLAGS) -fvisibility=default -I. -DSHARED_DIR=\"$(SHARED)\" $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
 # Fuzz targets, replayed over their corpus by a plain driver (no libFuzzer needed).
 $(BUILD)/tests/fuzz/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(STATIC) $(PKG_LIBS)
+	@echo "  FUZZ    $@"
+	@$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(STATIC) $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+	@echo "  BENCH   $@"
+	@$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
-tests: all $(UNIT_BIN) $(FUZZ_REPLAY)
+# Examples see only the public headers, as a user's program would.
+$(BUILD)/record_minimal: examples/c/record_minimal.c $(STATIC)
+	@echo "  EXAMPLE $@"
+	@$(CC) $(WARN) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
+tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN)
 
 check:
 	@scripts/install-deps
@@ -102,7 +117,8 @@ sanitize:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  BUILD=$(BUILD)/sanitize SHARED=$(SHARED) tests/run
 
-# libFuzzer runs (Debian's clang); FUZZ_SECONDS per target.
+# libFuzzer runs (Debian's clang); FUZZ_SECONDS per target. New inputs go to
+# $(BUILD)/fuzz/TARGET-found; copy the ones worth keeping into tests/fuzz/corpus/TARGET.
 FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/install-deps fuzz
@@ -110,7 +126,9 @@ fuzz:
 	  mkdir -p $(BUILD)/fuzz && \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(DEFS) -Iinclude -I. $(PKG_CFLAGS) \
 	    -o $(BUILD)/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(PKG_LIBS) || exit 2; \
-	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$t || exit 1; \
+	  mkdir -p $(BUILD)/fuzz/$$t-found && \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    $(BUILD)/fuzz/$$t-found tests/fuzz/corpus/$$t || exit 1; \
 	done
 
 bench: all $(BENCH_BIN)
@@ -130,7 +148,7 @@ install: all
 	ln -sf libattest.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf libattest.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattest.so
 	install -m 0644 include/attest/*.h $(DESTDIR)$(PREFIX)/include/attest/
-	install -m 0644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/attest.pc
+	printf '%s\n' $(call PC_LINES,$(PREFIX)) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attest.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/attest $(DESTDIR)$(PREFIX)/lib/libattest.a \

@@ -31,5 +31,6 @@ char *cli_slurp(const char *path, size_t *len);
 int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 
 #endif

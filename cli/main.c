@@ -17,6 +17,8 @@ static const char usage[] =
     "  keygen NAME -o PREFIX          create a signing key (PREFIX.key, PREFIX.pub)\n"
     "  log init|append|seal|show|get|checkpoint|prove|consistency|recover LOG ...\n"
     "                                 write and read a training log\n"
+    "  record code|init|shard|step|checkpoint|note LOG ...\n"
+    "                                 record one fact, hashed as the library does\n"
     "  verify LOG --pub PREFIX.pub    check a log: records, order, seals, signatures\n"
     "  version                        print the version\n"
     "\n"
@@ -109,5 +111,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "keygen") == 0) return cmd_keygen(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
     return cli_usage(usage, "unknown command \"%s\"", cmd);
 }

@@ -6,7 +6,6 @@
  * root against a tree (merkle.c does).
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +14,10 @@
 
 #include "attest/error.h"
 #include "attest/note.h"
+#include "format/text.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 #define ROOT_B64_LEN 44 /* base64 of a 32-byte hash */
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errsz, int code,
-                                                      const char *fmt, ...)
-{
-    if (err && errsz > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-/* The origin is also the log's key name, so it follows the key name rule of note.h. */
-static int origin_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > ATTEST_NOTE_NAME_MAX) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '+' || (unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) return 0;
-    return 1;
-}
 
 /* Extension lines are opaque to us, but must be non-empty text. */
 static int extension_ok(const char *s, size_t n)
@@ -64,18 +43,14 @@ static int parse_size(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
-/* Canonical padded base64 of exactly 32 bytes: all of s used, and it re-encodes to s. */
+/* Canonical padded base64 of exactly 32 bytes. */
 static int parse_root(const char *s, size_t n, uint8_t root[32])
 {
     char enc[ROOT_B64_LEN + 1];
-    const char *end = NULL;
     size_t got = 0;
 
-    if (n != ROOT_B64_LEN || sodium_base642bin(root, 32, s, n, NULL, &got, &end, B64) != 0 ||
-        end != s + n || got != 32)
-        return -1;
-    sodium_bin2base64(enc, sizeof enc, root, 32, B64);
-    return memcmp(enc, s, n) == 0 ? 0 : -1;
+    if (n != ROOT_B64_LEN || attest_text_b64_decode(s, n, root, 32, &got, enc) != 0) return -1;
+    return got == 32 ? 0 : -1;
 }
 
 int attest_checkpoint_format(const char *origin, uint64_t size, const uint8_t root[32], char **text)
@@ -87,7 +62,8 @@ int attest_checkpoint_format(const char *origin, uint64_t size, const uint8_t ro
     *text = NULL;
     if (!origin || !root) return ATTEST_EINVAL;
     n = strnlen(origin, ATTEST_NOTE_NAME_MAX + 1);
-    if (!origin_ok(origin, n)) return ATTEST_EINVAL;
+    /* The origin is also the log's key name, so it follows the key name rule of note.h. */
+    if (attest_text_name_problem(origin, n) != NULL) return ATTEST_EINVAL;
     if (sodium_init() < 0) return ATTEST_ECRYPTO;
     sodium_bin2base64(b64, sizeof b64, root, 32, B64);
     /* origin, newline, up to 20 digits, newline, root, newline, NUL */
@@ -108,44 +84,48 @@ int attest_checkpoint_parse(const char *text, size_t len, attest_checkpoint *out
     size_t nline = 0;
 
     if (!text || !out)
-        return fail(err, errsz, ATTEST_EINVAL, "checkpoint: no text or result given");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "checkpoint: no text or result given");
     if (sodium_init() < 0)
-        return fail(err, errsz, ATTEST_ECRYPTO, "checkpoint: libsodium failed to initialise");
+        return attest_text_fail(err, errsz, ATTEST_ECRYPTO,
+                                "checkpoint: libsodium failed to initialise");
     if (len == 0 || text[len - 1] != '\n')
-        return fail(err, errsz, ATTEST_EFORMAT, "checkpoint: text does not end in a newline");
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "checkpoint: text does not end in a newline");
     memset(&cp, 0, sizeof cp);
     for (; line < end; nline++) {
         const char *eol = memchr(line, '\n', (size_t)(end - line));
         size_t n = (size_t)(eol - line);
 
         if (nline == 0) {
-            if (!origin_ok(line, n))
-                return fail(err, errsz, ATTEST_EFORMAT,
-                            "checkpoint: origin must be 1-255 printable ASCII bytes, no '+'");
+            if (attest_text_name_problem(line, n) != NULL)
+                return attest_text_fail(
+                    err, errsz, ATTEST_EFORMAT,
+                    "checkpoint: origin must be 1-255 printable ASCII bytes, no '+'");
             memcpy(cp.origin, line, n);
         } else if (nline == 1) {
             if (parse_size(line, n, &cp.size) != 0)
-                return fail(err, errsz, ATTEST_EFORMAT,
-                            "checkpoint: size is not a canonical decimal below 2^64 "
-                            "(no sign, no leading zero)");
+                return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                        "checkpoint: size is not a canonical decimal below 2^64 "
+                                        "(no sign, no leading zero)");
         } else if (nline == 2) {
             if (parse_root(line, n, cp.root) != 0)
-                return fail(err, errsz, ATTEST_EFORMAT,
-                            "checkpoint: root is not canonical base64 of 32 bytes");
+                return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                        "checkpoint: root is not canonical base64 of 32 bytes");
         } else if (!extension_ok(line, n)) {
-            return fail(err, errsz, ATTEST_EFORMAT,
-                        "checkpoint: extension line %zu is empty or has a control character",
-                        nline - 2);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "checkpoint: extension line %zu is empty or has a control character", nline - 2);
         }
         line = eol + 1;
     }
     if (nline < 3)
-        return fail(err, errsz, ATTEST_EFORMAT, "checkpoint: missing %s line", names[nline]);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "checkpoint: missing %s line",
+                                names[nline]);
     /* An empty tree has the RFC 6962 root SHA-256(""), as tlog-witness requires. */
     crypto_hash_sha256(empty, (const unsigned char *)"", 0);
     if (cp.size == 0 && memcmp(cp.root, empty, sizeof empty) != 0)
-        return fail(err, errsz, ATTEST_EFORMAT,
-                    "checkpoint: size 0 with a root other than SHA-256(\"\")");
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "checkpoint: size 0 with a root other than SHA-256(\"\")");
     *out = cp;
     return 0;
 }

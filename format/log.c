@@ -618,6 +618,14 @@ int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len)
     int rc = attest_logindex_offset(log->ix, index, &off);
     if (rc) return set_err(log, rc, "record %llu: reading the index cache", (unsigned long long)index);
     if ((rc = read_frame(log, index, off, &buf, &payload, len, leaf)) != 0) return rc;
+    // Records are checked on read as on append ([LOG-15]): a bad one is never handed out.
+    json_t *rec;
+    char why[512];
+    if ((rc = attest_record_parse(&rec, payload, *len, index, why, sizeof why)) != 0) {
+        free(buf);
+        return set_err(log, rc, "%s", why);
+    }
+    json_decref(rec);
     memmove(buf, payload, *len);
     buf[*len] = '\0';
     *data = (char *)buf;
@@ -691,7 +699,7 @@ int attest_log_prove(attest_log *log, uint64_t index, uint64_t size,
     if ((rc = attest_log_get(log, index, &data, &dlen)) != 0) return rc;
     attest_merkle_leaf_hash(leaf, data, dlen);
     free(data);
-    if (attest_merkle_verify_inclusion(index, size, leaf, (const uint8_t(*)[32])proof, *len, root) != 0)
+    if (attest_merkle_verify_inclusion(index, size, leaf, proof[0], *len, root) != 0)
         return set_err(log, ATTEST_ECORRUPT,
                        "the tree cache disagrees with record %llu; delete %s.tree and %s.idx",
                        (unsigned long long)index, log->path, log->path);
@@ -710,7 +718,7 @@ int attest_log_consistency(attest_log *log, uint64_t old_size, uint64_t size,
     if (!rc) rc = attest_log_root(log, old_size, r1);
     if (!rc) rc = attest_log_root(log, size, r2);
     if (rc) return log->err[0] ? rc : set_err(log, rc, "proof: %s", attest_strerror(rc));
-    if (attest_merkle_verify_consistency(old_size, size, r1, r2, (const uint8_t(*)[32])proof, *len) != 0)
+    if (attest_merkle_verify_consistency(old_size, size, r1, r2, proof[0], *len) != 0)
         return set_err(log, ATTEST_ECORRUPT, "the tree cache is inconsistent; delete %s.tree and %s.idx",
                        log->path, log->path);
     return 0;
@@ -724,6 +732,14 @@ const char *attest_log_errmsg(const attest_log *log)
 const char *attest_log_notice(const attest_log *log)
 {
     return log && log->notice[0] ? log->notice : NULL;
+}
+
+uint64_t attest_log_step_count(const attest_log *log)
+{
+    attest_rules_summary sum;
+    if (!log || !log->rules) return 0;
+    attest_rules_summarize(log->rules, &sum);
+    return sum.steps;
 }
 
 const char *attest_log_origin(const attest_log *log)

@@ -42,9 +42,8 @@ void attest_merkle_leaf_hash(uint8_t out[ATTEST_HASH_SIZE], const void *data, si
     init_sodium();
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, &prefix, 1);
-    // A NULL pointer is fine for empty data, but never hand it to the library.
-    if (len > 0)
-        crypto_hash_sha256_update(&st, data, len);
+    /* A NULL pointer is fine for empty data, but never hand it to the library. */
+    if (len > 0) crypto_hash_sha256_update(&st, data, len);
     crypto_hash_sha256_final(&st, out);
 }
 
@@ -54,7 +53,7 @@ void attest_merkle_node_hash(uint8_t out[ATTEST_HASH_SIZE], const uint8_t left[A
     unsigned char buf[1 + 2 * ATTEST_HASH_SIZE];
 
     init_sodium();
-    // One contiguous buffer lets out alias left or right.
+    /* One contiguous buffer lets out alias left or right. */
     buf[0] = 0x01;
     memcpy(buf + 1, left, ATTEST_HASH_SIZE);
     memcpy(buf + 1 + ATTEST_HASH_SIZE, right, ATTEST_HASH_SIZE);
@@ -82,19 +81,17 @@ static unsigned trailing_ones(uint64_t x)
 
 uint64_t attest_merkle_stored_index(unsigned level, uint64_t n)
 {
-    // No subtree of 2^64 leaves exists; UINT64_MAX is never a valid position.
-    if (level >= 64)
-        return UINT64_MAX;
-    // The subtree is stored just after its last leaf and the level-0..L-1 hashes that leaf ends.
+    /* No subtree of 2^64 leaves exists; UINT64_MAX is never a valid position. */
+    if (level >= 64) return UINT64_MAX;
+    /* The subtree is stored just after its last leaf and the level-0..L-1 hashes that leaf ends. */
     uint64_t last = ((n + 1) << level) - 1;
     return stored_before(last) + level;
 }
 
 uint64_t attest_merkle_stored_count(uint64_t size)
 {
-    if (size == 0)
-        return 0;
-    // Leaf size-1 adds itself plus one hash per subtree it completes.
+    if (size == 0) return 0;
+    /* Leaf size-1 adds itself plus one hash per subtree it completes. */
     return stored_before(size - 1) + 1 + trailing_ones(size - 1);
 }
 
@@ -110,25 +107,21 @@ int attest_merkle_frontier_append(attest_merkle_frontier *f, const uint8_t leaf[
     size_t count = 0;
     unsigned level = 0;
 
-    if (f->size == UINT64_MAX)
-        return ATTEST_EINVAL;
+    if (f->size == UINT64_MAX) return ATTEST_EINVAL;
     memcpy(carry, leaf, ATTEST_HASH_SIZE);
-    if (stored)
-        memcpy(stored[count], carry, ATTEST_HASH_SIZE);
+    if (stored) memcpy(stored[count], carry, ATTEST_HASH_SIZE);
     count++;
-    // Each set low bit is a complete left sibling that the new leaf now pairs with.
+    /* Each set low bit is a complete left sibling that the new leaf now pairs with. */
     while ((f->size >> level) & 1) {
         attest_merkle_node_hash(carry, f->hash[level], carry);
-        if (stored)
-            memcpy(stored[count], carry, ATTEST_HASH_SIZE);
+        if (stored) memcpy(stored[count], carry, ATTEST_HASH_SIZE);
         count++;
         level++;
     }
-    // size < 2^64 - 1 has a zero bit below 64, so level stays in range.
+    /* size < 2^64 - 1 has a zero bit below 64, so level stays in range. */
     memcpy(f->hash[level], carry, ATTEST_HASH_SIZE);
     f->size++;
-    if (n_stored)
-        *n_stored = stored ? count : 0;
+    if (n_stored) *n_stored = stored ? count : 0;
     return 0;
 }
 
@@ -144,10 +137,9 @@ void attest_merkle_frontier_root(const attest_merkle_frontier *f, uint8_t root[A
     while (!((f->size >> level) & 1))
         level++;
     memcpy(acc, f->hash[level], ATTEST_HASH_SIZE);
-    // Smaller subtrees sit to the right, so each larger one is the left child.
+    /* Smaller subtrees sit to the right, so each larger one is the left child. */
     for (level++; level < 64; level++) {
-        if ((f->size >> level) & 1)
-            attest_merkle_node_hash(acc, f->hash[level], acc);
+        if ((f->size >> level) & 1) attest_merkle_node_hash(acc, f->hash[level], acc);
     }
     memcpy(root, acc, ATTEST_HASH_SIZE);
 }
@@ -163,9 +155,10 @@ static uint64_t split_point(uint64_t n)
 }
 
 /*
- * MTH of leaves [lo, hi), hi > lo: one read when the range is a complete,
- * aligned subtree, else the RFC 6962 split. The recursion depth is at most 64
- * and it reads one hash per set bit of hi - lo, O(log n) in all.
+ * MTH of leaves [lo, hi), hi > lo, for a range met while splitting [0, n) the
+ * RFC 6962 way: lo is then a multiple of every power of two >= hi - lo, so a
+ * power-of-two width is a complete aligned subtree, read in one call. Depth
+ * is at most 64, and it reads one hash per set bit of hi - lo.
  */
 static int range_hash(uint64_t lo, uint64_t hi, attest_merkle_read_fn read, void *ctx,
                       uint8_t out[ATTEST_HASH_SIZE])
@@ -174,17 +167,15 @@ static int range_hash(uint64_t lo, uint64_t hi, attest_merkle_read_fn read, void
     uint64_t width = hi - lo;
     int rc;
 
-    if ((width & (width - 1)) == 0 && (lo & (width - 1)) == 0) {
+    if ((width & (width - 1)) == 0) {
         unsigned level = 0;
         while ((UINT64_C(1) << level) != width)
             level++;
         return read(ctx, attest_merkle_stored_index(level, lo >> level), out);
     }
     uint64_t k = split_point(width);
-    if ((rc = range_hash(lo, lo + k, read, ctx, left)) != 0)
-        return rc;
-    if ((rc = range_hash(lo + k, hi, read, ctx, right)) != 0)
-        return rc;
+    if ((rc = range_hash(lo, lo + k, read, ctx, left)) != 0) return rc;
+    if ((rc = range_hash(lo + k, hi, read, ctx, right)) != 0) return rc;
     attest_merkle_node_hash(out, left, right);
     return 0;
 }
@@ -219,9 +210,8 @@ int attest_merkle_prove_inclusion(uint64_t index, uint64_t size, attest_merkle_r
     int rc;
 
     *len = 0;
-    if (index >= size)
-        return ATTEST_EINVAL;
-    // PATH(m, D[lo:hi]): descend towards the leaf, taking the other half each step.
+    if (index >= size) return ATTEST_EINVAL;
+    /* PATH(m, D[lo:hi]): descend towards the leaf, taking the other half each step. */
     while (hi - lo > 1) {
         uint64_t k = split_point(hi - lo);
         if (index < lo + k) {
@@ -231,8 +221,7 @@ int attest_merkle_prove_inclusion(uint64_t index, uint64_t size, attest_merkle_r
             rc = range_hash(lo, lo + k, read, ctx, proof[n]);
             lo += k;
         }
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
         n++;
     }
     reverse_hashes(proof, n);
@@ -249,11 +238,9 @@ int attest_merkle_prove_consistency(uint64_t old_size, uint64_t size, attest_mer
     int rc;
 
     *len = 0;
-    if (old_size > size)
-        return ATTEST_EINVAL;
-    if (old_size == 0 || old_size == size)
-        return 0;
-    // SUBPROOF(m, D[lo:hi], complete), with m = old_size - lo kept implicit.
+    if (old_size > size) return ATTEST_EINVAL;
+    if (old_size == 0 || old_size == size) return 0;
+    /* SUBPROOF(m, D[lo:hi], complete), with m = old_size - lo kept implicit. */
     while (old_size != hi) {
         uint64_t k = split_point(hi - lo);
         if (old_size <= lo + k) {
@@ -264,14 +251,12 @@ int attest_merkle_prove_consistency(uint64_t old_size, uint64_t size, attest_mer
             lo += k;
             complete = 0;
         }
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
         n++;
     }
-    // The old tree's own subtree is needed unless it is the whole old tree.
+    /* The old tree's own subtree is needed unless it is the whole old tree. */
     if (!complete) {
-        if ((rc = range_hash(lo, hi, read, ctx, proof[n])) != 0)
-            return rc;
+        if ((rc = range_hash(lo, hi, read, ctx, proof[n])) != 0) return rc;
         n++;
     }
     reverse_hashes(proof, n);
@@ -286,24 +271,22 @@ static int same_hash(const uint8_t a[ATTEST_HASH_SIZE], const uint8_t b[ATTEST_H
 
 int attest_merkle_verify_inclusion(uint64_t index, uint64_t size,
                                    const uint8_t leaf[ATTEST_HASH_SIZE],
-                                   const uint8_t proof[][ATTEST_HASH_SIZE], size_t len,
+                                   const uint8_t *proof, size_t len,
                                    const uint8_t root[ATTEST_HASH_SIZE])
 {
     uint8_t r[ATTEST_HASH_SIZE];
     uint64_t fn, sn;
 
-    if (index >= size)
-        return ATTEST_EVERIFY;
+    if (index >= size) return ATTEST_EVERIFY;
     fn = index;
     sn = size - 1;
     memcpy(r, leaf, ATTEST_HASH_SIZE);
     for (size_t i = 0; i < len; i++) {
-        // A proof longer than the path to the root.
-        if (sn == 0)
-            return ATTEST_EVERIFY;
+        /* A proof longer than the path to the root. */
+        if (sn == 0) return ATTEST_EVERIFY;
         if ((fn & 1) || fn == sn) {
-            attest_merkle_node_hash(r, proof[i], r);
-            // Last node of its level: skip the levels where it has no sibling.
+            attest_merkle_node_hash(r, proof + ATTEST_HASH_SIZE * i, r);
+            /* Last node of its level: skip the levels where it has no sibling. */
             if (!(fn & 1)) {
                 do {
                     fn >>= 1;
@@ -311,7 +294,7 @@ int attest_merkle_verify_inclusion(uint64_t index, uint64_t size,
                 } while (!(fn & 1) && fn != 0);
             }
         } else {
-            attest_merkle_node_hash(r, r, proof[i]);
+            attest_merkle_node_hash(r, r, proof + ATTEST_HASH_SIZE * i);
         }
         fn >>= 1;
         sn >>= 1;
@@ -322,27 +305,24 @@ int attest_merkle_verify_inclusion(uint64_t index, uint64_t size,
 int attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
                                      const uint8_t old_root[ATTEST_HASH_SIZE],
                                      const uint8_t root[ATTEST_HASH_SIZE],
-                                     const uint8_t proof[][ATTEST_HASH_SIZE], size_t len)
+                                     const uint8_t *proof, size_t len)
 {
     uint8_t empty[ATTEST_HASH_SIZE], fr[ATTEST_HASH_SIZE], sr[ATTEST_HASH_SIZE];
     const uint8_t *c;
     uint64_t fn, sn;
     size_t i;
 
-    if (old_size > size)
-        return ATTEST_EVERIFY;
-    // The empty tree is a prefix of every tree; its root is fixed (C2SP tlog-witness).
+    if (old_size > size) return ATTEST_EVERIFY;
+    /* The empty tree is a prefix of every tree; its root is fixed (C2SP tlog-witness). */
     if (old_size == 0) {
         empty_root(empty);
         if (len != 0 || !same_hash(old_root, empty) || (size == 0 && !same_hash(root, empty)))
             return ATTEST_EVERIFY;
         return 0;
     }
-    if (old_size == size)
-        return len == 0 && same_hash(old_root, root) ? 0 : ATTEST_EVERIFY;
-    if (len == 0)
-        return ATTEST_EVERIFY;
-    // A power-of-two old tree is a node of the new one; its root starts the path.
+    if (old_size == size) return len == 0 && same_hash(old_root, root) ? 0 : ATTEST_EVERIFY;
+    if (len == 0) return ATTEST_EVERIFY;
+    /* A power-of-two old tree is a node of the new one; its root starts the path. */
     int old_is_node = (old_size & (old_size - 1)) == 0;
     fn = old_size - 1;
     sn = size - 1;
@@ -350,14 +330,13 @@ int attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
         fn >>= 1;
         sn >>= 1;
     }
-    c = old_is_node ? old_root : proof[0];
+    c = old_is_node ? old_root : proof;
     memcpy(fr, c, ATTEST_HASH_SIZE);
     memcpy(sr, c, ATTEST_HASH_SIZE);
-    // Walk the rest of the virtual path: proof[0..] after old_root, else proof[1..].
+    /* Walk the rest of the virtual path: proof[0..] after old_root, else proof[1..]. */
     for (i = old_is_node ? 0 : 1; i < len; i++) {
-        c = proof[i];
-        if (sn == 0)
-            return ATTEST_EVERIFY;
+        c = proof + ATTEST_HASH_SIZE * i;
+        if (sn == 0) return ATTEST_EVERIFY;
         if ((fn & 1) || fn == sn) {
             attest_merkle_node_hash(fr, c, fr);
             attest_merkle_node_hash(sr, c, sr);
@@ -373,7 +352,6 @@ int attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
         fn >>= 1;
         sn >>= 1;
     }
-    if (sn == 0 && same_hash(fr, old_root) && same_hash(sr, root))
-        return 0;
+    if (sn == 0 && same_hash(fr, old_root) && same_hash(sr, root)) return 0;
     return ATTEST_EVERIFY;
 }

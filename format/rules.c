@@ -173,9 +173,8 @@ int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char
     if (st->sum.have_end && strcmp(type, "seal") != 0)
         return fail(err, errsz, "record %llu (%s): only seals may follow \"end\"", ix, type);
     if (strcmp(type, "init") == 0) {
+        // Steps need an init before them, so an init after a step is always a second one.
         if (st->sum.have_init) return fail(err, errsz, "record %llu: a second \"init\" record", ix);
-        if (st->any_step)
-            return fail(err, errsz, "record %llu: \"init\" after the first step", ix);
     } else if (strcmp(type, "shard") == 0) {
         uint64_t id = uint_field(rec, "id");
         if (find_shard(st, id))

@@ -101,7 +101,9 @@ ATTEST_API uint64_t attest_log_count(const attest_log *log);
 /*
  * The exact stored bytes of record `index`, as a malloc'd buffer (free
  * with free()), NUL-terminated for convenience; *len excludes the NUL.
- * Returns 0, ATTEST_ENOTFOUND, ATTEST_ECORRUPT, ATTEST_EIO, ATTEST_ENOMEM.
+ * The frame check and the record schema are checked first. Returns 0,
+ * ATTEST_ENOTFOUND, ATTEST_ECORRUPT (damaged frame), ATTEST_EFORMAT (the
+ * record breaks the schema), ATTEST_EIO, ATTEST_ENOMEM.
  */
 ATTEST_API int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len);
 
@@ -141,6 +143,9 @@ ATTEST_API const char *attest_log_errmsg(const attest_log *log);
  * rebuilt), or NULL when nothing happened worth saying.
  */
 ATTEST_API const char *attest_log_notice(const attest_log *log);
+
+/* Number of `step` records (APPEND mode; 0 in READ mode). */
+ATTEST_API uint64_t attest_log_step_count(const attest_log *log);
 
 /* The run's origin (key name), valid once the log is open. */
 ATTEST_API const char *attest_log_origin(const attest_log *log);

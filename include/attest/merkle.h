@@ -105,17 +105,20 @@ ATTEST_API int attest_merkle_prove_consistency(uint64_t old_size, uint64_t size,
                                     void *ctx, uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
 /*
- * RFC 9162 section 2.1.3.2. Returns 0 when `proof` shows that the leaf with
+ * RFC 9162 section 2.1.3.2. `proof` is `len` hashes of ATTEST_HASH_SIZE
+ * bytes each, back to back (an array uint8_t[len][32] converts to it).
+ * Returns 0 when `proof` shows that the leaf with
  * hash `leaf` is leaf `index` of the tree of `size` leaves with root
  * `root`, ATTEST_EVERIFY otherwise (index >= size included).
  */
 ATTEST_API ATTEST_CHECK_RESULT int
 attest_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[ATTEST_HASH_SIZE],
-                               const uint8_t proof[][ATTEST_HASH_SIZE], size_t len,
+                               const uint8_t *proof, size_t len,
                                const uint8_t root[ATTEST_HASH_SIZE]);
 
 /*
- * RFC 9162 section 2.1.4.2. Returns 0 when `proof` shows that the tree of
+ * RFC 9162 section 2.1.4.2, `proof` laid out as for inclusion. Returns 0
+ * when `proof` shows that the tree of
  * `old_size` leaves with root old_root is a prefix of the tree of `size`
  * leaves with root `root`, ATTEST_EVERIFY otherwise. Edge cases: old_size ==
  * size needs an empty proof and equal roots; old_size == 0 needs an empty
@@ -126,7 +129,7 @@ ATTEST_API ATTEST_CHECK_RESULT int
 attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
                                  const uint8_t old_root[ATTEST_HASH_SIZE],
                                  const uint8_t root[ATTEST_HASH_SIZE],
-                                 const uint8_t proof[][ATTEST_HASH_SIZE], size_t len);
+                                 const uint8_t *proof, size_t len);
 
 #ifdef __cplusplus
 }

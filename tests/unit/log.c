@@ -266,7 +266,7 @@ static int proofs_ok(attest_log *log, uint64_t size)
         if (attest_log_get(log, i, &data, &len) != 0) return 0;
         attest_merkle_leaf_hash(leaf, data, len);
         free(data);
-        if (attest_merkle_verify_inclusion(i, size, leaf, (const uint8_t(*)[32])proof, n, root) != 0)
+        if (attest_merkle_verify_inclusion(i, size, leaf, proof[0], n, root) != 0)
             return 0;
     }
     return 1;
@@ -334,7 +334,7 @@ static void test_proofs_large_log(void)
             CHECK_EQ_INT(attest_log_root(log, sizes[a], r1), 0);
             CHECK_EQ_INT(attest_log_root(log, sizes[b], r2), 0);
             CHECK_EQ_INT(attest_merkle_verify_consistency(sizes[a], sizes[b], r1, r2,
-                                                          (const uint8_t(*)[32])proof, n),
+                                                          proof[0], n),
                          0);
         }
         uint64_t idx = sizes[a] - 1;

@@ -340,6 +340,8 @@ static void test_key_rejects(void)
     CHECK(strstr(err, "hash 00000000 does not match key (expected fcb1c62c)") != NULL);
     CHECK_EQ_INT(attest_verifier_parse(&v, bad_vkeys[10], err, sizeof err), ATTEST_EFORMAT);
     CHECK(strstr(err, "hash fcb1c62d does not match key (expected fcb1c62c)") != NULL);
+    CHECK_EQ_INT(attest_verifier_parse(&v, bad_vkeys[22], err, sizeof err), ATTEST_EFORMAT);
+    CHECK(strstr(err, "signer (private) key") != NULL);
 
     /* Names: 255 bytes pass the name check (and fail only on the hash), 256 do not. */
     memset(long_name, 'n', 255);
@@ -604,18 +606,14 @@ static void test_open_rejects(void)
         const char *fmt; /* body, then the second argument */
         int arg, rc;
     } cases[] = {
-        {"%s%s", SIG, ATTEST_EFORMAT},                               /* no blank line */
-        {"%s\n%.20s", SIG, ATTEST_EFORMAT},                          /* no final newline */
-        {"%s\n-- " LOG_NAME " %s", B64, ATTEST_EFORMAT},             /* hyphens, no em dash */
-        {"%s\n" EM_DASH LOG_NAME " %s", B64, ATTEST_EFORMAT},        /* no space after dash */
-        {"%s\n" EM_DASH "  %s", B64, ATTEST_EFORMAT},                /* empty name */
-        {"%s\n" EM_DASH " example.com/a+b %s", B64, ATTEST_EFORMAT}, /* '+' in the name */
-        {"%s\n" EM_DASH " a\xc2\xa0"
-         "b %s",
-         B64, ATTEST_EFORMAT}, /* NBSP in the name */
-        {"%s\n" EM_DASH " a\xe3\x80\x80"
-         "b %s",
-         B64, ATTEST_EFORMAT},                                         /* U+3000 in the name */
+        {"%s%s", SIG, ATTEST_EFORMAT},                                 /* no blank line */
+        {"%s\n%.20s", SIG, ATTEST_EFORMAT},                            /* no final newline */
+        {"%s\n-- " LOG_NAME " %s", B64, ATTEST_EFORMAT},               /* hyphens, no em dash */
+        {"%s\n" EM_DASH LOG_NAME " %s", B64, ATTEST_EFORMAT},          /* no space after dash */
+        {"%s\n" EM_DASH "  %s", B64, ATTEST_EFORMAT},                  /* empty name */
+        {"%s\n" EM_DASH " example.com/a+b %s", B64, ATTEST_EFORMAT},   /* '+' in the name */
+        {"%s\n" EM_DASH " a\302\240b %s", B64, ATTEST_EFORMAT},        /* NBSP in the name */
+        {"%s\n" EM_DASH " a\343\200\200b %s", B64, ATTEST_EFORMAT},    /* U+3000 in the name */
         {"%s\n" EM_DASH " " LOG_NAME "%s", B64, ATTEST_EFORMAT},       /* no space before b64 */
         {"%s\n" EM_DASH " " LOG_NAME " !%s", B64, ATTEST_EFORMAT},     /* bad base64 */
         {"%s\n" EM_DASH " " LOG_NAME " %s", B64_JUNK, ATTEST_EFORMAT}, /* junk after base64 */
@@ -624,7 +622,7 @@ static void test_open_rejects(void)
         {"%s\n" EM_DASH " " LOG_NAME " \n%s", SIG, ATTEST_EFORMAT},         /* empty base64 */
         {"%s\n%s\n", SIG, ATTEST_EFORMAT},                                  /* blank line at end */
         {"%s\n%sx", SIG, ATTEST_EFORMAT},    /* junk after last line */
-        {"%s\n%s\n%s", SIG, ATTEST_EVERIFY}, /* blank between sigs */
+        {"%s\n%s\n%s", SIG, ATTEST_EVERIFY}, /* blank between sigs: 1st joins the text */
         /* The blank line before ours is the last one: our line then signs "<body>\n". */
         {"%s\n\n%s", SIG, ATTEST_EVERIFY},
     };
