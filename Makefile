@@ -115,6 +115,7 @@ sanitize:
 	  CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
 	  LDFLAGS='-fsanitize=address,undefined' tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  BUILD=$(BUILD)/sanitize SHARED=$(SHARED) tests/run
 
 # libFuzzer runs (Debian's clang); FUZZ_SECONDS per target. New inputs go to

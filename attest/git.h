@@ -15,10 +15,12 @@
  * "branch" ("" when HEAD is detached), "remotes": [{"name","url"}...] sorted
  * by name, "dirty", "diff_sha256" (present exactly when dirty), "path" (the
  * work tree's absolute path)}. On success *out is a new JSON object.
- * Returns 0, ATTEST_ENOTFOUND (not inside a git repository: err says so
- * and names the path), ATTEST_EFORMAT (a bare repository, or HEAD has no
- * commit yet), ATTEST_EIO (libgit2 failed: err has its message),
- * ATTEST_ENOMEM.
+ * Returns 0, ATTEST_EINVAL (NULL path or out), ATTEST_ENOTFOUND (the path
+ * does not exist or is not inside a git repository: err says so and names
+ * the path), ATTEST_EFORMAT (a bare repository, HEAD has no commit yet, or
+ * a path, branch or remote that is not valid UTF-8), ATTEST_EIO (libgit2
+ * failed, e.g. a repository owned by another user: err has its message),
+ * ATTEST_ECRYPTO, ATTEST_ENOMEM.
  */
 int attest_git_code_record(const char *path, json_t **out, char *err, size_t errsz);
 

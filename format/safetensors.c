@@ -41,10 +41,8 @@ static const struct dtype {
     {"F6_E2M3", 6}, {"F6_E3M2", 6},
 };
 
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errsz, int rc,
+                                                      const char *fmt, ...)
 {
     if (err && errsz) {
         va_list ap;
@@ -105,17 +103,31 @@ static const char *shape_text(char *buf, size_t bufsz, const uint64_t *shape, si
     return buf;
 }
 
-/* Bits of a tensor: prod(shape), then x dtype bits, as the safetensors project; -1 on
- * 64-bit overflow (so [2^62, 0] of F32 is 0 bits, not an overflow). */
-static int tensor_bits(const uint64_t *shape, size_t rank, unsigned bits, uint64_t *out)
+/* [ST-10] for tensor q: `bytes` (said by what) against shape x dtype, product of the shape
+ * first, as the safetensors project (so [2^62, 0] of F32 is 0 bytes, not an overflow). */
+static int check_size(const char *q, const uint64_t *shape, size_t rank, const struct dtype *d,
+                      uint64_t bytes, const char *what, int rc, char *err, size_t errsz)
 {
+    char sh[SHAPE_TEXT];
     uint64_t v = 1;
+    int over = 0;
+
     for (size_t i = 0; i < rank; i++) {
-        if (shape[i] != 0 && v > UINT64_MAX / shape[i]) return -1;
+        over |= shape[i] != 0 && v > UINT64_MAX / shape[i];
         v *= shape[i];
     }
-    if (v > UINT64_MAX / bits) return -1;
-    *out = v * bits;
+    over |= v > UINT64_MAX / d->bits;
+    v *= d->bits;
+    shape_text(sh, sizeof sh, shape, rank);
+    if (over)
+        return fail(err, errsz, rc, "tensor %s: shape %s of %s overflows 64 bits", q, sh, d->name);
+    if (v % 8)
+        return fail(err, errsz, rc,
+                    "tensor %s: shape %s of %s holds %llu bits, not a whole number of bytes", q, sh,
+                    d->name, (unsigned long long)v);
+    if (bytes != v / 8)
+        return fail(err, errsz, rc, "tensor %s: %s %llu bytes, but shape %s of %s needs %llu", q,
+                    what, (unsigned long long)bytes, sh, d->name, (unsigned long long)(v / 8));
     return 0;
 }
 
@@ -228,8 +240,9 @@ static int by_offsets(const void *pa, const void *pb)
 /* [ST-9] [ST-10] [ST-11] on the sorted tensors. */
 static int check_layout(const attest_safetensors *st, uint64_t file_size, char *err, size_t errsz)
 {
-    uint64_t pos = 0, bits;
-    char q[128], pq[128], sh[SHAPE_TEXT];
+    uint64_t pos = 0;
+    char q[128], pq[128], prev[160], what[64];
+    int rc;
 
     for (size_t i = 0; i < st->n; i++) {
         const attest_tensor_info *t = &st->t[i];
@@ -240,30 +253,18 @@ static int check_layout(const attest_safetensors *st, uint64_t file_size, char *
             return fail(err, errsz, ATTEST_EFORMAT,
                         "tensor %s: data_offsets [%llu, %llu] end before they begin", q, b, e);
         if (t->begin != pos) {
-            if (i == 0)
-                return fail(err, errsz, ATTEST_EFORMAT,
-                            "tensor %s: data_offsets [%llu, %llu] begin at %llu, but the first "
-                            "tensor must begin at 0",
-                            q, b, e, b);
+            if (i)
+                snprintf(prev, sizeof prev, "tensor %s ends",
+                         quoted(pq, sizeof pq, st->t[i - 1].name));
             return fail(err, errsz, ATTEST_EFORMAT,
-                        "tensor %s: data_offsets [%llu, %llu] begin at %llu, but tensor %s ends "
-                        "at %llu (%s)",
-                        q, b, e, b, quoted(pq, sizeof pq, st->t[i - 1].name),
-                        (unsigned long long)pos, t->begin < pos ? "overlap" : "hole");
+                        "tensor %s: data_offsets [%llu, %llu] begin at %llu, but %s at %llu (%s)",
+                        q, b, e, b, i ? prev : "the data buffer starts", (unsigned long long)pos,
+                        t->begin < pos ? "overlap" : "hole");
         }
-        shape_text(sh, sizeof sh, t->shape, t->rank);
-        if (tensor_bits(t->shape, t->rank, attest_safetensors_dtype_bits(t->dtype), &bits))
-            return fail(err, errsz, ATTEST_EFORMAT, "tensor %s: shape %s of %s overflows 64 bits",
-                        q, sh, t->dtype);
-        if (bits % 8)
-            return fail(err, errsz, ATTEST_EFORMAT,
-                        "tensor %s: shape %s of %s holds %llu bits, not a whole number of bytes", q,
-                        sh, t->dtype, (unsigned long long)bits);
-        if (e - b != bits / 8)
-            return fail(err, errsz, ATTEST_EFORMAT,
-                        "tensor %s: data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s "
-                        "needs %llu",
-                        q, b, e, e - b, sh, t->dtype, (unsigned long long)(bits / 8));
+        snprintf(what, sizeof what, "data_offsets [%llu, %llu] hold", b, e);
+        rc = check_size(q, t->shape, t->rank, dtype_find(t->dtype), e - b, what, ATTEST_EFORMAT,
+                        err, errsz);
+        if (rc) return rc;
         pos = t->end;
     }
     if (st->data_offset + pos != file_size)
@@ -290,6 +291,9 @@ static int parse_header(attest_safetensors *st, const uint8_t *h, size_t n, char
     while (m > 0 && h[m - 1] == ' ')
         m--;
     root = json_loadb((const char *)h, m, JSON_REJECT_DUPLICATES, &je);
+    // jansson leaves the text empty when an allocation fails (and rarely says so by its code).
+    if (!root && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))
+        return fail(err, errsz, ATTEST_ENOMEM, "out of memory");
     if (!root)
         return fail(err, errsz, ATTEST_EFORMAT, "header JSON at file offset %llu: %s",
                     8ull + (unsigned long long)(je.position > 0 ? je.position : 0), je.text);
@@ -304,10 +308,6 @@ static int parse_header(attest_safetensors *st, const uint8_t *h, size_t n, char
                   "header: byte 0x%02x at file offset %llu follows the JSON object; only spaces "
                   "(0x20) may pad the header",
                   h[at], 8ull + (unsigned long long)at);
-        goto done;
-    }
-    if (!json_is_object(root)) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "header is not a JSON object");
         goto done;
     }
     st->t = calloc(json_object_size(root) + 1, sizeof *st->t);
@@ -375,32 +375,33 @@ int attest_safetensors_parse(attest_safetensors **out, const uint8_t *head, size
     return 0;
 }
 
-/* Reads n bytes at offset off; returns the count read (short only at end of file) or -1. */
-static ssize_t read_at(int fd, void *buf, size_t n, uint64_t off)
+/* Reads the first n bytes of the file; -1 (errno set) if it has fewer. */
+static int read_head(int fd, uint8_t *buf, size_t n)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return -1;
-        if (r == 0) break;
+        if (r <= 0) {
+            if (r == 0) errno = EIO; // the file shrank under us
+            return -1;
+        }
         got += (size_t)r;
     }
-    return (ssize_t)got;
+    return 0;
 }
 
 int attest_safetensors_open(attest_safetensors **out, const char *path, char *err, size_t errsz)
 {
-    uint8_t first[8], *buf = NULL;
-    uint64_t needed = 0;
+    uint8_t *buf = NULL, *nb;
+    uint64_t need = 8, size;
     struct stat sb;
-    ssize_t got;
+    size_t k;
     int fd, rc;
 
     if (err && errsz) err[0] = '\0';
     if (!out || !path) return fail(err, errsz, ATTEST_EINVAL, "invalid argument");
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); // a FIFO must not block us
     if (fd < 0)
         return fail(err, errsz, errno == ENOENT ? ATTEST_ENOTFOUND : ATTEST_EIO, "open %s: %s",
                     path, strerror(errno));
@@ -412,28 +413,21 @@ int attest_safetensors_open(attest_safetensors **out, const char *path, char *er
         rc = fail(err, errsz, ATTEST_EIO, "%s: not a regular file", path);
         goto done;
     }
-    got = read_at(fd, first, sb.st_size < 8 ? (size_t)sb.st_size : 8, 0);
-    if (got < 0 || (uint64_t)got < (sb.st_size < 8 ? (uint64_t)sb.st_size : 8)) {
-        rc = fail(err, errsz, ATTEST_EIO, "read %s: %s", path,
-                  got < 0 ? strerror(errno) : "file shrank while reading");
-        goto done;
-    }
-    // Ask the parser how much it needs: the length check comes before the allocation.
-    rc = attest_safetensors_parse(out, first, (size_t)got, (uint64_t)sb.st_size, &needed, err,
-                                  errsz);
-    if (rc != ATTEST_EINVAL || needed <= (uint64_t)got) goto done;
-    buf = malloc((size_t)needed);
-    if (!buf) {
-        rc = fail(err, errsz, ATTEST_ENOMEM, "out of memory");
-        goto done;
-    }
-    got = read_at(fd, buf, (size_t)needed, 0);
-    if (got < 0 || (uint64_t)got != needed) {
-        rc = fail(err, errsz, ATTEST_EIO, "read %s: %s", path,
-                  got < 0 ? strerror(errno) : "file shrank while reading");
-        goto done;
-    }
-    rc = attest_safetensors_parse(out, buf, (size_t)needed, (uint64_t)sb.st_size, NULL, err, errsz);
+    size = (uint64_t)sb.st_size;
+    // The parser asks for 8 bytes, then for 8 + N once N has passed its checks.
+    do {
+        k = (size_t)(need < size ? need : size);
+        if (!(nb = realloc(buf, k ? k : 1))) {
+            rc = fail(err, errsz, ATTEST_ENOMEM, "out of memory");
+            goto done;
+        }
+        buf = nb;
+        if (read_head(fd, buf, k)) {
+            rc = fail(err, errsz, ATTEST_EIO, "read %s: %s", path, strerror(errno));
+            goto done;
+        }
+        rc = attest_safetensors_parse(out, buf, k, size, &need, err, errsz);
+    } while (rc == ATTEST_EINVAL && need > k);
 done:
     free(buf);
     close(fd);
@@ -518,8 +512,7 @@ static int add_tensor(json_t *hdr, const attest_tensor_view *t, size_t i, uint64
 {
     const struct dtype *d;
     json_t *e, *shape, *offs, *k;
-    uint64_t bits;
-    char q[128], dq[128], sh[SHAPE_TEXT];
+    char q[128], dq[128];
     int rc, bad = 0;
 
     if (!t->name) return fail(err, errsz, ATTEST_EINVAL, "tensor %zu: name is NULL", i);
@@ -538,18 +531,8 @@ static int add_tensor(json_t *hdr, const attest_tensor_view *t, size_t i, uint64
     for (size_t j = 0; j < t->rank; j++)
         if (t->shape[j] > (uint64_t)INT64_MAX)
             return fail(err, errsz, ATTEST_EINVAL, "tensor %s: shape[%zu] exceeds 2^63-1", q, j);
-    shape_text(sh, sizeof sh, t->shape, t->rank);
-    if (tensor_bits(t->shape, t->rank, d->bits, &bits))
-        return fail(err, errsz, ATTEST_EINVAL, "tensor %s: shape %s of %s overflows 64 bits", q, sh,
-                    d->name);
-    if (bits % 8)
-        return fail(err, errsz, ATTEST_EINVAL,
-                    "tensor %s: shape %s of %s holds %llu bits, not a whole number of bytes", q, sh,
-                    d->name, (unsigned long long)bits);
-    if (t->size != bits / 8)
-        return fail(err, errsz, ATTEST_EINVAL,
-                    "tensor %s: size is %llu bytes, but shape %s of %s needs %llu", q,
-                    (unsigned long long)t->size, sh, d->name, (unsigned long long)(bits / 8));
+    if ((rc = check_size(q, t->shape, t->rank, d, t->size, "size is", ATTEST_EINVAL, err, errsz)))
+        return rc;
     if (t->size && !t->data) return fail(err, errsz, ATTEST_EINVAL, "tensor %s: data is NULL", q);
     if (t->size > (uint64_t)INT64_MAX - *off)
         return fail(err, errsz, ATTEST_EINVAL,
@@ -594,16 +577,11 @@ static int write_all(int fd, const void *buf, uint64_t n)
     return 0;
 }
 
-/* fsync of the directory holding path, so that the rename is durable. */
-static int sync_dir(const char *path)
+/* fsync of a directory, so that a rename in it is durable. */
+static int sync_dir(const char *dir)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    int fd, rc, e;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc, e;
 
-    if (!dir) return -1;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
     if (fd < 0) return -1;
     rc = fsync(fd);
     e = errno;
@@ -612,23 +590,32 @@ static int sync_dir(const char *path)
     return rc;
 }
 
-/* Header, then data, to "<path>.tmp.<pid>"; fsync; rename over path; fsync the directory. */
-static int write_file(const char *path, const uint8_t *head, size_t hlen,
+/* [ST-16] N, the header text and its padding, then the data, to "<path>.tmp.<pid>"; fsync;
+ * rename over path; fsync the directory. */
+static int write_file(const char *path, const char *text, size_t len, size_t pad,
                       const attest_tensor_view *tensors, size_t n, char *err, size_t errsz)
 {
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
+    size_t plen = strlen(path);
+    const char *slash = strrchr(path, '/');
+    char *tmp = malloc(2 * plen + 40), *dir;
+    uint8_t le[8];
     int fd = -1, rc = 0, renamed = 0;
 
     if (!tmp) return fail(err, errsz, ATTEST_ENOMEM, "out of memory");
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    // Named now, so that nothing is left to allocate once the file is renamed.
+    dir = tmp + plen + 32;
+    snprintf(dir, plen + 8, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
+             slash ? path : ".");
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = fail(err, errsz, ATTEST_EIO, "create %s: %s", tmp, strerror(errno));
         free(tmp);
         return rc;
     }
-    if (write_all(fd, head, hlen)) goto io;
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)((uint64_t)(len + pad) >> (8 * i));
+    if (write_all(fd, le, 8) || write_all(fd, text, len) || write_all(fd, "        ", pad)) goto io;
     for (size_t i = 0; i < n; i++)
         if (tensors[i].size && write_all(fd, tensors[i].data, tensors[i].size)) goto io;
     if (fsync(fd)) goto io;
@@ -640,8 +627,7 @@ static int write_file(const char *path, const uint8_t *head, size_t hlen,
         goto done;
     }
     renamed = 1;
-    if (sync_dir(path))
-        rc = fail(err, errsz, ATTEST_EIO, "sync the directory of %s: %s", path, strerror(errno));
+    if (sync_dir(dir)) rc = fail(err, errsz, ATTEST_EIO, "fsync %s: %s", dir, strerror(errno));
     goto done;
 io:
     rc = fail(err, errsz, ATTEST_EIO, "write %s: %s", tmp, strerror(errno));
@@ -657,9 +643,8 @@ int attest_safetensors_write(const char *path, const attest_tensor_view *tensors
 {
     json_t *hdr = NULL;
     char *text = NULL;
-    uint8_t *head = NULL;
     uint64_t off = 0;
-    size_t len, padded;
+    size_t len, pad;
     int rc = 0;
 
     if (err && errsz) err[0] = '\0';
@@ -674,23 +659,13 @@ int attest_safetensors_write(const char *path, const attest_tensor_view *tensors
         goto done;
     }
     len = strlen(text);
-    padded = len + (8 - len % 8) % 8; // [ST-14]
-    if (padded > ATTEST_SAFETENSORS_MAX_HEADER) {
+    pad = (8 - len % 8) % 8; // [ST-14]
+    if (len + pad > ATTEST_SAFETENSORS_MAX_HEADER)
         rc = fail(err, errsz, ATTEST_EINVAL, "the header would be %zu bytes, over the limit of %u",
-                  padded, ATTEST_SAFETENSORS_MAX_HEADER);
-        goto done;
-    }
-    if (!(head = malloc(8 + padded))) {
-        rc = fail(err, errsz, ATTEST_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < 8; i++)
-        head[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    memcpy(head + 8, text, len);
-    memset(head + 8 + len, ' ', padded - len);
-    rc = write_file(path, head, 8 + padded, tensors, n, err, errsz);
+                  len + pad, ATTEST_SAFETENSORS_MAX_HEADER);
+    else
+        rc = write_file(path, text, len, pad, tensors, n, err, errsz);
 done:
-    free(head);
     free(text);
     json_decref(hdr);
     return rc;

@@ -162,7 +162,7 @@ ATTEST_API int attest_run_status(attest_run *run, const char **msg, uint64_t *fa
  */
 ATTEST_API int attest_run_close(attest_run *run, char **errmsg);
 
-/* Facts written to the log so far (records, seals included). */
+/* Waits for the facts reported so far (attest_run_flush), then returns the log's record count. */
 ATTEST_API uint64_t attest_run_records(attest_run *run);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /*
- * note.c - tests of format/note.c (keys, signed notes) and format/checkpoint.c.
+ * note.c - tests of format/key.c and format/note.c (keys, signed notes) and format/checkpoint.c.
  *
  * Checks keys, notes and checkpoints against RFC 8032, C2SP and Go x/mod
  * examples and notes signed by Go and a Python reference (shared/vectors),
