@@ -1,10 +1,13 @@
 /*
- * pool.c - worker threads for hashing jobs. Jobs start in the order they
- * were queued; nothing here knows what a job does or orders their results
- * (run.c does that).
+ * pool.c - worker threads for hashing jobs, at a lower scheduling priority
+ * than the training threads. Jobs start in the order they were queued;
+ * nothing here knows what a job does or orders their results (run.c does).
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "attest/error.h"
 #include "attest/pool.h"
@@ -24,9 +27,14 @@ struct attest_pool {
     pthread_t *threads;
 };
 
+/* How much lower than the training threads the workers run (nice levels). */
+#define WORKER_NICE 10
+
 static void *worker(void *arg)
 {
     attest_pool *p = arg;
+    // On a busy machine the training loop comes first; hashing fills the gaps.
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);

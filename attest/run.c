@@ -79,7 +79,6 @@ struct attest_run {
     int first_rc;
     char first_err[640];
     uint64_t failed;
-    char status_msg[640];
     uint64_t since_seal;
     double last_seal;
 };
@@ -353,7 +352,8 @@ static void write_fact(attest_run *run, struct fact *f)
     int rc = text ? attest_log_append(run->log, text, strlen(text), NULL) : ATTEST_ENOMEM;
     free(text);
     pthread_mutex_lock(&run->mu);
-    if (rc) note_failure(run, rc, "%s: %s", f->what, text ? attest_log_errmsg(run->log) : "out of memory");
+    if (rc) note_failure(run, rc, "%s: %s", f->what,
+                         rc == ATTEST_ENOMEM ? "out of memory" : attest_log_errmsg(run->log));
     else run->since_seal++;
     int seal = !rc && run->signer && run->opts.seal_every_records &&
                run->since_seal >= run->opts.seal_every_records;
@@ -541,7 +541,7 @@ int attest_run_shard_buffer(attest_run *run, uint64_t id, const char *name, cons
 
 int attest_run_step(attest_run *run, const attest_step *s)
 {
-    if (!run || !s || s->version != ATTEST_STEP_VERSION || (!s->batch && !s->batch_sha256) ||
+    if (!run || !s || s->version != ATTEST_STEP_VERSION || !s->batch == !s->batch_sha256 ||
         (!s->refs && s->n_refs) || s->step > INT64_MAX)
         return ATTEST_EINVAL;
     json_t *user = NULL;
@@ -640,15 +640,14 @@ int attest_run_seal(attest_run *run)
     return 0;
 }
 
-int attest_run_status(attest_run *run, const char **msg, uint64_t *failed)
+int attest_run_status(attest_run *run, char *msg, size_t msgsz, uint64_t *failed)
 {
     if (!run) return ATTEST_EINVAL;
     pthread_mutex_lock(&run->mu);
     int rc = run->first_rc;
-    snprintf(run->status_msg, sizeof run->status_msg, "%s", run->first_err);
+    if (msg && msgsz) snprintf(msg, msgsz, "%s", run->first_err);
     if (failed) *failed = run->failed;
     pthread_mutex_unlock(&run->mu);
-    if (msg) *msg = run->status_msg;
     return rc;
 }
 
@@ -659,7 +658,7 @@ int attest_run_flush(attest_run *run)
     uint64_t target = run->queued;
     while (run->done < target) pthread_cond_wait(&run->changed, &run->mu);
     pthread_mutex_unlock(&run->mu);
-    return attest_run_status(run, NULL, NULL);
+    return attest_run_status(run, NULL, 0, NULL);
 }
 
 uint64_t attest_run_records(attest_run *run)
@@ -692,10 +691,11 @@ static int check_key(attest_run *run, char **errmsg)
     int rc = attest_log_get(run->log, 0, &rec, &len);
     if (rc) return open_fail(errmsg, rc, "%s", attest_log_errmsg(run->log));
     json_t *obj = json_loadb(rec, len, 0, NULL);
+    const char *logged = json_string_value(json_object_get(obj, "public_key"));
     rc = attest_signer_vkey(run->signer, &vkey);
-    if (!rc && strcmp(json_string_value(json_object_get(obj, "public_key")), vkey) != 0)
+    if (!rc && (!logged || strcmp(logged, vkey) != 0))
         rc = open_fail(errmsg, ATTEST_EINVAL, "the key %s is not this log's key %s", vkey,
-                       json_string_value(json_object_get(obj, "public_key")));
+                       logged ? logged : "(none)");
     json_decref(obj);
     free(rec);
     free(vkey);
@@ -708,11 +708,11 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
     attest_run *run;
     char err[300];
     int rc;
-    *out = NULL;
     if (errmsg) *errmsg = NULL;
-    if (!log_path || (opts && opts->version != ATTEST_RUN_OPTIONS_VERSION))
+    if (!out || !log_path || (opts && opts->version != ATTEST_RUN_OPTIONS_VERSION))
         return open_fail(errmsg, ATTEST_EINVAL, "invalid arguments");
-    if (!(run = calloc(1, sizeof *run))) return ATTEST_ENOMEM;
+    *out = NULL;
+    if (!(run = calloc(1, sizeof *run))) return open_fail(errmsg, ATTEST_ENOMEM, "out of memory");
     attest_run_options defaults = ATTEST_RUN_OPTIONS_INIT;
     run->opts = opts ? *opts : defaults;
     if (!run->opts.hash_threads) run->opts.hash_threads = 2;
@@ -724,7 +724,10 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
         rc = open_fail(errmsg, rc, "%s: %s", key_path, err);
         goto fail;
     }
-    if (access(log_path, F_OK) == 0) {
+    if (access(log_path, F_OK) == 0 && (run->opts.flags & ATTEST_RUN_NEW)) {
+        rc = open_fail(errmsg, ATTEST_EEXIST, "%s: the log already exists", log_path);
+        goto fail;
+    } else if (access(log_path, F_OK) == 0) {
         rc = attest_log_open(&run->log, log_path, ATTEST_LOG_APPEND);
     } else if (!run->signer) {
         rc = open_fail(errmsg, ATTEST_EINVAL, "%s: a new log needs the signer key", log_path);
@@ -759,9 +762,10 @@ fail:
     return rc;
 }
 
-int attest_run_close(attest_run *run, char **errmsg)
+int attest_run_close(attest_run *run, char *msg, size_t msgsz, uint64_t *failed)
 {
-    if (errmsg) *errmsg = NULL;
+    if (msg && msgsz) *msg = '\0';
+    if (failed) *failed = 0;
     if (!run) return 0;
     attest_run_flush(run);
     pthread_mutex_lock(&run->mu);
@@ -775,9 +779,7 @@ int attest_run_close(attest_run *run, char **errmsg)
     pthread_mutex_unlock(&run->mu);
     if (run->writer_started) pthread_join(run->writer, NULL);
     attest_pool_free(run->pool);
-    const char *msg;
-    int rc = attest_run_status(run, &msg, NULL);
-    if (rc && errmsg) *errmsg = strdup(msg);
+    int rc = attest_run_status(run, msg, msgsz, failed);
     attest_log_free(run->log);
     attest_signer_free(run->signer);
     pthread_mutex_destroy(&run->mu);

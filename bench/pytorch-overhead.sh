@@ -12,7 +12,7 @@
 set -euo pipefail
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-export ATTEST_LIB="$BUILD/libattest.so.0"
+export ATTEST_LIB="$BUILD/libattest.so.0" PYTHONDONTWRITEBYTECODE=1
 TRAIN="$(cd "$(dirname "$0")/.." && pwd)/examples/pytorch/train.py"
 STEPS=${BENCH_STEPS:-100} BATCH=${BENCH_BATCH:-32} THREADS=${BENCH_THREADS:-1}
 CKPT=${BENCH_CKPT_EVERY:-25} SEAL=${BENCH_SEAL_EVERY:-10} REPEAT=${BENCH_REPEAT:-3}

@@ -205,7 +205,7 @@ int cmd_record(int argc, char **argv)
     static const char *const facts[] = {"code", "init", "shard", "step", "checkpoint", "note"};
     struct opts o;
     attest_run *run = NULL;
-    char *err = NULL;
+    char *err = NULL, msg[640];
     if (argc < 2 || cli_wants_help(argc, argv)) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
@@ -224,15 +224,11 @@ int cmd_record(int argc, char **argv)
     uint64_t before = attest_run_records(run);
     rc = record(run, argv[1], &o);
     if (rc != 0) { // refused before anything was queued
-        attest_run_close(run, NULL);
+        attest_run_close(run, NULL, 0, NULL);
         return rc > 0 ? rc : cli_error("record %s: %s", argv[1], attest_strerror(rc));
     }
     uint64_t after = attest_run_records(run);
-    if (attest_run_close(run, &err) != 0) {
-        rc = cli_error("%s", err ? err : "recording failed");
-    } else if (after > before) {
-        printf("%llu\n", (unsigned long long)before);
-    }
-    free(err);
+    if (attest_run_close(run, msg, sizeof msg, NULL) != 0) rc = cli_error("%s", msg);
+    else if (after > before) printf("%llu\n", (unsigned long long)before);
     return rc;
 }

@@ -12,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-    char log[512], key[512], shard[512], ckpt[512], *err = NULL;
+    char log[512], key[512], shard[512], ckpt[512], msg[512], *err = NULL;
     if (argc != 2) return fprintf(stderr, "usage: %s DIR\n", argv[0]), 2;
     snprintf(log, sizeof log, "%s/run.log", argv[1]);
     snprintf(key, sizeof key, "%s/run.key", argv[1]);
@@ -52,8 +52,8 @@ int main(int argc, char **argv)
     attest_run_checkpoint(run, 3, ckpt, 0);
     attest_run_end(run, "finished");
 
-    int rc = attest_run_close(run, &err);
-    if (rc) fprintf(stderr, "attest: %s\n", err);
+    int rc = attest_run_close(run, msg, sizeof msg, NULL);
+    if (rc) fprintf(stderr, "attest: %s\n", msg);
     else printf("recorded %s\n", log);
     return rc ? 1 : 0;
 }

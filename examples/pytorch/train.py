@@ -171,7 +171,7 @@ def main():
                                  "randint(size - ctx), torch.Generator seeded data_seed"},
             "determinism": attest.torch.capture_determinism(),
         }
-        run = attest.Run(log_path, key=os.path.join(out, "run.key"), config=config)
+        run = attest.Run(log_path, key=os.path.join(out, "run.key"), config=config, new=True)
         run.code(os.path.dirname(os.path.abspath(__file__)))
 
     shard_paths = write_shards(os.path.join(out, "data"), 4)

@@ -42,10 +42,13 @@ typedef struct attest_run_options {
     unsigned hash_threads;       /* hashing threads (0: 2) */
     uint64_t memory_bound;       /* bytes of buffer copies waiting to be hashed (0: 256 MiB) */
     const char *replay_json;     /* replay recipe stored in the run record (new logs), or NULL */
+    unsigned flags;              /* ATTEST_RUN_NEW: fail with ATTEST_EEXIST if the log exists */
 } attest_run_options;
 
+#define ATTEST_RUN_NEW 1u
+
 #define ATTEST_RUN_OPTIONS_VERSION 1
-#define ATTEST_RUN_OPTIONS_INIT {ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL}
+#define ATTEST_RUN_OPTIONS_INIT {ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0}
 
 /*
  * Opens a run that records into the log at `log_path`: creates the log
@@ -85,6 +88,12 @@ enum attest_layout {
 };
 
 /*
+ * Seeds are recorded as JSON integers and must be below 2^63 (ATTEST_EINVAL
+ * otherwise): reduce a full 64-bit seed (torch.seed()) before recording it
+ * and seeding with it.
+ */
+
+/*
  * shard: a data file, hashed as stored (SHA-256 equal to sha256sum's) and,
  * when it is zstd-compressed (detected by its magic), also after
  * decompression; samples are counted in the (decompressed) content
@@ -111,7 +120,7 @@ typedef struct attest_step {
     size_t n_refs;
     const void *batch;           /* the exact batch bytes the model consumed (copied, hashed) */
     size_t batch_len;
-    const uint8_t *batch_sha256; /* or their digest, when batch is NULL (32 bytes) */
+    const uint8_t *batch_sha256; /* or their digest (32 bytes): exactly one of the two */
     double lr, loss;             /* stored with their binary64 bits */
     int has_grad_norm;
     double grad_norm;
@@ -148,19 +157,20 @@ ATTEST_API int attest_run_end(attest_run *run, const char *reason);
 ATTEST_API int attest_run_flush(attest_run *run);
 
 /*
- * The first error of the facts processed so far (0 if none), with its
- * reason in *msg (owned by the run, valid until the next call) and the
- * number of facts that failed in *failed. Either pointer may be NULL.
+ * The first error of the facts processed so far (0 if none). Its reason is
+ * copied into msg (msgsz bytes, truncated, NUL-terminated; "" when none)
+ * and the number of facts that failed into *failed. msg and failed may be
+ * NULL. Safe to call from any thread.
  */
-ATTEST_API int attest_run_status(attest_run *run, const char **msg, uint64_t *failed);
+ATTEST_API int attest_run_status(attest_run *run, char *msg, size_t msgsz, uint64_t *failed);
 
 /*
  * Flushes, seals what is unsealed (when the run has a key and anything was
- * written since the last seal), stops the threads and frees the run.
- * Returns attest_run_status's code; *errmsg (if not NULL) receives a
- * malloc'd copy of its reason, or NULL. NULL run is a no-op.
+ * written since the last seal), stops the threads and frees the run. The
+ * final status (the seal at close included) is returned and copied out as
+ * by attest_run_status. NULL run is a no-op returning 0.
  */
-ATTEST_API int attest_run_close(attest_run *run, char **errmsg);
+ATTEST_API int attest_run_close(attest_run *run, char *msg, size_t msgsz, uint64_t *failed);
 
 /* Waits for the facts reported so far (attest_run_flush), then returns the log's record count. */
 ATTEST_API uint64_t attest_run_records(attest_run *run);

@@ -14,6 +14,7 @@ anything that fails later (an unreadable shard, a full disk) is kept and
 reported by Run.status(), Run.close() and a warning when a `with` block
 ends.
 """
+import atexit
 import ctypes
 import ctypes.util
 import json
@@ -22,6 +23,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 
 __all__ = [
     "AttestError", "Run", "keygen", "sha256", "save_safetensors", "library_path",
@@ -55,8 +57,12 @@ _c_char_pp = ctypes.POINTER(ctypes.c_char_p)
 _u8p = ctypes.POINTER(ctypes.c_uint8)
 _u64p = ctypes.POINTER(ctypes.c_uint64)
 
+# Return codes of attest/error.h used here (never renumbered).
 ATTEST_EINVAL = -2
-ATTEST_ENOMEM = -1
+ATTEST_EEXIST = -9
+
+
+_RUN_NEW = 1
 
 
 class _RunOptions(ctypes.Structure):
@@ -67,6 +73,7 @@ class _RunOptions(ctypes.Structure):
         ("hash_threads", ctypes.c_uint),
         ("memory_bound", ctypes.c_uint64),
         ("replay_json", ctypes.c_char_p),
+        ("flags", ctypes.c_uint),
     ]
 
 
@@ -143,8 +150,8 @@ _run_note = _declare("attest_run_note", _int, _p, ctypes.c_char_p)
 _run_seal = _declare("attest_run_seal", _int, _p)
 _run_end = _declare("attest_run_end", _int, _p, ctypes.c_char_p)
 _run_flush = _declare("attest_run_flush", _int, _p)
-_run_status = _declare("attest_run_status", _int, _p, _c_char_pp, _u64p)
-_run_close = _declare("attest_run_close", _int, _p, ctypes.POINTER(_p))
+_run_status = _declare("attest_run_status", _int, _p, ctypes.c_char_p, ctypes.c_size_t, _u64p)
+_run_close = _declare("attest_run_close", _int, _p, ctypes.c_char_p, ctypes.c_size_t, _u64p)
 _run_records = _declare("attest_run_records", ctypes.c_uint64, _p)
 
 
@@ -301,7 +308,7 @@ def keygen(name, prefix):
     prefix = os.fsdecode(prefix)
     keypath, pubpath = prefix + ".key", prefix + ".pub"
     if os.path.lexists(pubpath):
-        raise AttestError(-9, "%s: already exists; not overwriting" % pubpath)
+        raise AttestError(ATTEST_EEXIST, "%s: already exists; not overwriting" % pubpath)
     signer = ctypes.c_void_p()
     rc = _signer_generate(ctypes.byref(signer), _text(name, "name"))
     if rc:
@@ -402,6 +409,14 @@ def save_safetensors(path, tensors, metadata=None):
 
 # ---------------------------------------------------------------- the recorder
 
+_open_runs = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_runs():
+    for run in list(_open_runs):
+        run.close()
+
 LAYOUTS = {"bytes": 0, "tokens-u16le": 1, "tokens-u32le": 2, "jsonl": 3}
 
 
@@ -417,16 +432,19 @@ class Run:
 
     Run(log, key=None, config=None, ...) creates the log (key needed; config
     dict stored as the claimed configuration) or reopens an existing one to
-    go on recording. Use it as a context manager; leaving the block closes
+    go on recording (new=True: refuse an existing log, AttestError EEXIST). Use it as a context manager; leaving the block closes
     the run (flush, final seal) and warns if any fact failed.
 
     Record methods return at once: hashing and writing happen on the
     library's threads. They raise ValueError/TypeError only for invalid
-    arguments; failures found later are counted by status().
+    arguments; failures found later are counted by status(). They may be
+    called from several threads (the log keeps the order of the calls);
+    close() once they have stopped. A run left open is closed (and sealed)
+    when it is garbage-collected or when the interpreter exits.
     """
 
     def __init__(self, log, key=None, config=None, seal_every_records=0, seal_every_seconds=0.0,
-                 hash_threads=0, memory_bound=0, replay=None):
+                 hash_threads=0, memory_bound=0, replay=None, new=False):
         self._h = None
         self._lock = threading.Lock()
         self._local_first = None  # an immediate failure that was not an invalid argument
@@ -435,7 +453,8 @@ class Run:
         replay_json = _json(replay, "replay")
         opts = _RunOptions(_RUN_OPTIONS_VERSION, _uint(seal_every_records, "seal_every_records"),
                            float(seal_every_seconds), int(hash_threads),
-                           _uint(memory_bound, "memory_bound"), replay_json)
+                           _uint(memory_bound, "memory_bound"), replay_json,
+                           _RUN_NEW if new else 0)
         handle, errmsg = ctypes.c_void_p(), ctypes.c_void_p()
         rc = _run_open(ctypes.byref(handle), _path(log), _path(key) if key is not None else None,
                        _json(config, "config"), ctypes.byref(opts), ctypes.byref(errmsg))
@@ -444,6 +463,7 @@ class Run:
             raise AttestError(rc, "%s: %s" % (os.fsdecode(log), msg or strerror(rc)))
         self._h = handle
         self.log = os.fsdecode(log)
+        _open_runs.add(self)
 
     # -- plumbing
 
@@ -493,7 +513,7 @@ class Run:
                                    m.len, lay)
         self._check(rc, "shard %s" % id)
 
-    def step(self, step, refs, batch=None, batch_sha256=None, lr=0.0, loss=0.0, grad_norm=None,
+    def step(self, step, refs, batch=None, batch_sha256=None, *, lr, loss, grad_norm=None,
              user=None):
         """Records one optimizer step.
 
@@ -564,10 +584,10 @@ class Run:
         """(code, message, failed count): the first failure so far (0, "" when none)."""
         if self._h is None:
             return self._final if self._final is not None else (0, "", 0)
-        msg = ctypes.c_char_p()
+        msg = ctypes.create_string_buffer(1024)
         failed = ctypes.c_uint64()
-        code = _run_status(self._h, ctypes.byref(msg), ctypes.byref(failed))
-        text = msg.value.decode("utf-8", "replace") if (code and msg.value) else ""
+        code = _run_status(self._h, msg, len(msg), ctypes.byref(failed))
+        text = msg.value.decode("utf-8", "replace") if code else ""
         return self._merge(code, text, failed.value)
 
     def records(self):
@@ -581,16 +601,11 @@ class Run:
             h, self._h = self._h, None
         if h is None:
             return self.status()
-        _run_flush(h)
-        msg = ctypes.c_char_p()
+        msg = ctypes.create_string_buffer(1024)
         failed = ctypes.c_uint64()
-        _run_status(h, ctypes.byref(msg), ctypes.byref(failed))
-        errmsg = ctypes.c_void_p()
-        code = _run_close(h, ctypes.byref(errmsg))
-        text = _take_string(errmsg.value) or (strerror(code) if code else "")
-        # close's own seal may fail after the status above: count it too.
-        n = failed.value + (1 if code and failed.value == 0 else 0)
-        self._final = self._merge(code, text, n)
+        code = _run_close(h, msg, len(msg), ctypes.byref(failed))
+        text = msg.value.decode("utf-8", "replace") or (strerror(code) if code else "")
+        self._final = self._merge(code, text, failed.value)
         return self._final
 
     def __enter__(self):

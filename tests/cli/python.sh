@@ -5,7 +5,7 @@
 PY=/usr/bin/python3
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T"
+export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T" PYTHONDONTWRITEBYTECODE=1
 
 if ! "$PY" -c 'import numpy, torch' 2>/dev/null; then
     ok "python binding tests # SKIP $PY has no numpy/torch"

@@ -8,7 +8,7 @@ PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T"
+export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T" PYTHONDONTWRITEBYTECODE=1
 
 if ! "$PY" -c 'import torch' 2>/dev/null; then
     ok "pytorch example # SKIP $PY has no torch"

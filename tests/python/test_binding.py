@@ -388,6 +388,20 @@ def run_failures():
 
 
 @case
+def run_left_open():
+    d = os.path.join(TMP, "open")
+    os.makedirs(d)
+    attest.keygen("example.com/python-open", os.path.join(d, "run"))
+    code = ("import sys; sys.path.insert(0, %r); import attest\n"
+            "run = attest.Run(%r, key=%r)\nrun.note('never closed')\n"
+            % (os.path.join(REPO, "python"), os.path.join(d, "run.log"), os.path.join(d, "run.key")))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    types = [x["type"] for x in show(os.path.join(d, "run.log"))] if r.returncode == 0 else []
+    ok("a run never closed is flushed and sealed when Python exits",
+       types == ["run", "note", "seal"], (r.stderr, types))
+
+
+@case
 def run_open_errors():
     e = raises(attest.AttestError, attest.Run, os.path.join(TMP, "nodir", "run.log"),
                key=os.path.join(TMP, "k.key"))

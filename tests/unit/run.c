@@ -121,7 +121,7 @@ static void test_order_is_reporting_order(void)
         snprintf(text, sizeof text, "note %d", i);
         CHECK_EQ_INT(attest_run_note(run, text), 0);
     }
-    CHECK_EQ_INT(attest_run_close(run, NULL), 0);
+    CHECK_EQ_INT(attest_run_close(run, NULL, 0, NULL), 0);
     path_in(log, sizeof log, "order.log");
     json_t *recs = records(log);
     CHECK_STR(type_at(recs, 1), "checkpoint");
@@ -156,7 +156,7 @@ static void test_order_is_reporting_order(void)
 static void test_failures_are_reported_not_fatal(void)
 {
     char log[128];
-    const char *msg;
+    char msg[640];
     uint64_t failed;
     attest_run *run = open_run("fail.log", NULL);
     CHECK(run != NULL);
@@ -164,7 +164,7 @@ static void test_failures_are_reported_not_fatal(void)
     CHECK_EQ_INT(attest_run_shard_file(run, 0, "/nonexistent/shard.bin", NULL, ATTEST_LAYOUT_BYTES), 0);
     CHECK_EQ_INT(attest_run_note(run, "after the failure"), 0);
     CHECK_EQ_INT(attest_run_flush(run), ATTEST_ENOTFOUND);
-    CHECK_EQ_INT(attest_run_status(run, &msg, &failed), ATTEST_ENOTFOUND);
+    CHECK_EQ_INT(attest_run_status(run, msg, sizeof msg, &failed), ATTEST_ENOTFOUND);
     CHECK(strstr(msg, "shard 0") && strstr(msg, "/nonexistent/shard.bin"));
     CHECK_EQ_INT(failed, 1);
     // Invalid arguments are refused at once.
@@ -172,6 +172,12 @@ static void test_failures_are_reported_not_fatal(void)
     CHECK_EQ_INT(attest_run_note(run, ""), ATTEST_EINVAL);
     attest_step s = ATTEST_STEP_INIT;
     CHECK_EQ_INT(attest_run_step(run, &s), ATTEST_EINVAL); // no batch, no digest
+    uint8_t some[4] = {0};
+    s.batch = some;
+    s.batch_len = sizeof some;
+    s.batch_sha256 = some;
+    CHECK_EQ_INT(attest_run_step(run, &s), ATTEST_EINVAL); // both
+    s.batch = NULL;
     // A step on a shard that never made it into the log: refused by the log's rules.
     uint8_t zero[32] = {0};
     attest_sample_ref ref = {0, 0, 1};
@@ -182,12 +188,12 @@ static void test_failures_are_reported_not_fatal(void)
     s.batch_sha256 = zero;
     CHECK_EQ_INT(attest_run_step(run, &s), 0);
     attest_run_flush(run);
-    attest_run_status(run, &msg, &failed);
+    attest_run_status(run, msg, sizeof msg, &failed);
     CHECK_EQ_INT(failed, 2);
-    char *err = NULL;
-    CHECK_EQ_INT(attest_run_close(run, &err), ATTEST_ENOTFOUND);
-    CHECK(err && strstr(err, "/nonexistent/shard.bin"));
-    free(err);
+    char err[640];
+    CHECK_EQ_INT(attest_run_close(run, err, sizeof err, &failed), ATTEST_ENOTFOUND);
+    CHECK(strstr(err, "/nonexistent/shard.bin") != NULL);
+    CHECK_EQ_INT(failed, 2);
     path_in(log, sizeof log, "fail.log");
     json_t *recs = records(log);
     CHECK_STR(type_at(recs, 1), "note");
@@ -214,15 +220,15 @@ static void test_full_disk(void)
     lim.rlim_cur = (rlim_t)st.st_size + 200;
     CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
     for (int i = 0; i < 20; i++) CHECK_EQ_INT(attest_run_note(run, "filling the disk up"), 0);
-    const char *msg;
+    char msg[640];
     uint64_t failed;
     CHECK_EQ_INT(attest_run_flush(run), ATTEST_EIO);
-    attest_run_status(run, &msg, &failed);
+    attest_run_status(run, msg, sizeof msg, &failed);
     CHECK(strstr(msg, "note") && strstr(msg, "appending record"));
     CHECK(failed > 10);
     setrlimit(RLIMIT_FSIZE, &old);
     CHECK_EQ_INT(attest_run_note(run, "room again"), 0);
-    attest_run_close(run, NULL);
+    attest_run_close(run, NULL, 0, NULL);
     json_t *recs = records(log);
     CHECK_STR(json_string_value(json_object_get(json_array_get(recs, json_array_size(recs) - 2), "text")),
               "room again");
@@ -239,7 +245,7 @@ static void test_seal_by_count_and_time(void)
     CHECK(run != NULL);
     if (!run) return;
     for (int i = 0; i < 7; i++) attest_run_note(run, "n");
-    attest_run_close(run, NULL);
+    attest_run_close(run, NULL, 0, NULL);
     path_in(log, sizeof log, "count.log");
     json_t *recs = records(log);
     // A seal after every 3 records the run appended: run, n, n, n, seal, n, n, n, seal, n, seal.
@@ -261,7 +267,7 @@ static void test_seal_by_count_and_time(void)
     json_t *mid = records(log);
     CHECK_STR(type_at(mid, 2), "seal"); // sealed by the timer, with no call
     json_decref(mid);
-    attest_run_close(run, NULL);
+    attest_run_close(run, NULL, 0, NULL);
 }
 
 /* Buffers larger than the bound in total still all get recorded, in order. */
@@ -282,7 +288,7 @@ static void test_memory_bound(void)
         snprintf(name, sizeof name, "buf-%d", k);
         CHECK_EQ_INT(attest_run_shard_buffer(run, (uint64_t)k, name, buf, n, ATTEST_LAYOUT_TOKENS_U32LE), 0);
     }
-    CHECK_EQ_INT(attest_run_close(run, NULL), 0);
+    CHECK_EQ_INT(attest_run_close(run, NULL, 0, NULL), 0);
     path_in(log, sizeof log, "mem.log");
     json_t *recs = records(log);
     for (int k = 0; k < 8; k++) {
@@ -323,11 +329,11 @@ static void test_shards_zstd_and_layouts(void)
     attest_run_shard_file(run, 1, zst, "text.zst", ATTEST_LAYOUT_JSONL);
     attest_run_shard_file(run, 2, jl, NULL, ATTEST_LAYOUT_JSONL);
     attest_run_shard_file(run, 3, odd, NULL, ATTEST_LAYOUT_TOKENS_U16LE);
-    const char *msg;
+    char msg[640];
     attest_run_flush(run);
-    CHECK_EQ_INT(attest_run_status(run, &msg, NULL), ATTEST_EFORMAT);
+    CHECK_EQ_INT(attest_run_status(run, msg, sizeof msg, NULL), ATTEST_EFORMAT);
     CHECK(strstr(msg, "3 bytes is not a whole number of tokens-u16le samples") != NULL);
-    attest_run_close(run, NULL);
+    attest_run_close(run, NULL, 0, NULL);
     path_in(log, sizeof log, "shards.log");
     json_t *recs = records(log);
     json_t *a = json_array_get(recs, 1), *z = json_array_get(recs, 2), *o = json_array_get(recs, 3);
@@ -355,11 +361,11 @@ static void test_resume_and_wrong_key(void)
     CHECK(run != NULL);
     if (!run) return;
     attest_run_note(run, "first session");
-    attest_run_close(run, NULL);
+    attest_run_close(run, NULL, 0, NULL);
     path_in(log, sizeof log, "resume.log");
     CHECK_EQ_INT(attest_run_open(&run, log, keyp, NULL, NULL, &err), 0);
     attest_run_note(run, "resumed after a node failure");
-    CHECK_EQ_INT(attest_run_close(run, NULL), 0);
+    CHECK_EQ_INT(attest_run_close(run, NULL, 0, NULL), 0);
     json_t *recs = records(log);
     CHECK_EQ_INT(json_array_size(recs), 5); // run, note, seal, note, seal
     json_decref(recs);
@@ -375,6 +381,11 @@ static void test_resume_and_wrong_key(void)
     free(err);
     CHECK_EQ_INT(attest_run_open(&run, "/nonexistent/dir/x.log", keyp, NULL, NULL, &err), ATTEST_EIO);
     CHECK(err && strstr(err, "/nonexistent/dir/x.log"));
+    free(err);
+    attest_run_options only_new = ATTEST_RUN_OPTIONS_INIT;
+    only_new.flags = ATTEST_RUN_NEW;
+    CHECK_EQ_INT(attest_run_open(&run, log, keyp, NULL, &only_new, &err), ATTEST_EEXIST);
+    CHECK(err && strstr(err, "already exists"));
     free(err);
 }
 
