@@ -21,7 +21,7 @@ import torch
 from . import save_safetensors
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_safetensors", "capture_determinism",
-           "batch_refs"]
+           "batch_refs", "ShardWindows", "collate_with_refs", "batch_sha256", "record_step"]
 
 _DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
            "F64": torch.float64, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
@@ -172,3 +172,99 @@ def batch_refs(rows):
         else:
             out.append((int(shard), int(first), int(count)))
     return out
+
+
+# ---------------------------------------------------------------- DataLoader steps
+
+_LAYOUT_DTYPE = {"bytes": torch.uint8, "tokens-u16le": torch.int16, "tokens-u32le": torch.int32}
+_LAYOUT_WIDTH = {"bytes": 1, "tokens-u16le": 2, "tokens-u32le": 4}
+
+
+class ShardWindows(torch.utils.data.Dataset):
+    """Fixed-length windows over recorded shards, for a DataLoader.
+
+    shards: [(shard id, path), ...] of files recorded with the same layout;
+    item i is (tensor of `window` samples, (shard id, first sample, window)),
+    the windows starting every `stride` samples (default: `window`, so they
+    do not overlap). Token layouts come back as int16/int32 tensors holding
+    the stored bits (reinterpret as unsigned where it matters). Pair it with
+    collate_with_refs so that each batch carries the references a step
+    record needs.
+    """
+
+    def __init__(self, shards, window, layout="bytes", stride=None):
+        if layout not in _LAYOUT_DTYPE:
+            raise ValueError("layout must be one of %s" % ", ".join(sorted(_LAYOUT_DTYPE)))
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self.window, self.stride = int(window), int(stride or window)
+        width = _LAYOUT_WIDTH[layout]
+        self._shards, self._starts, total = [], [], 0
+        for shard_id, path in shards:
+            with open(path, "rb") as f:
+                data = bytearray(f.read())
+            if len(data) % width:
+                raise ValueError("%s: %d bytes is not a whole number of %s samples"
+                                 % (path, len(data), layout))
+            samples = torch.frombuffer(data, dtype=_LAYOUT_DTYPE[layout]) if data else \
+                torch.empty(0, dtype=_LAYOUT_DTYPE[layout])
+            n = 0 if len(samples) < self.window else (len(samples) - self.window) // self.stride + 1
+            self._shards.append((int(shard_id), samples))
+            self._starts.append(total)
+            total += n
+        self._total = total
+
+    def __len__(self):
+        return self._total
+
+    def __getitem__(self, i):
+        if not 0 <= i < self._total:
+            raise IndexError(i)
+        k = max(j for j, start in enumerate(self._starts) if start <= i)
+        shard_id, samples = self._shards[k]
+        first = (i - self._starts[k]) * self.stride
+        return samples[first:first + self.window], (shard_id, first, self.window)
+
+
+def collate_with_refs(items):
+    """DataLoader collate_fn for ShardWindows: (stacked batch tensor, [refs in row order])."""
+    return torch.stack([t for t, _ in items]), [ref for _, ref in items]
+
+
+def _tensors_of(batch):
+    if isinstance(batch, torch.Tensor):
+        return [batch]
+    if isinstance(batch, dict):
+        return [t for key in sorted(batch) for t in _tensors_of(batch[key])]
+    if isinstance(batch, (list, tuple)):
+        return [t for item in batch for t in _tensors_of(item)]
+    raise TypeError("a batch is a tensor, or a list, tuple or dict of them, not %s"
+                    % type(batch).__name__)
+
+
+def batch_sha256(batch):
+    """SHA-256 of the exact bytes of a batch as the model consumes it: a tensor's
+    bytes, or the bytes of each tensor of a list/tuple (in order) or a dict (by
+    sorted key) one after the other. Read in place, without copies."""
+    tensors = _tensors_of(batch)
+    if len(tensors) == 1:
+        from . import sha256
+        return sha256(tensors[0])
+    h = hashlib.sha256()
+    for t in tensors:
+        if t.device.type != "cpu" or not t.is_contiguous():
+            raise ValueError("batch tensors must be contiguous CPU tensors")
+        h.update(t.view(torch.uint8).numpy().data if t.numel() else b"")
+    return h.digest()
+
+
+def record_step(run, step, batch, refs, *, lr, loss, grad_norm=None, user=None):
+    """Records one optimizer step of a DataLoader loop: `batch` as the model
+    consumed it (hashed in place, see batch_sha256), `refs` the samples it
+    holds [(shard id, first, count), ...] (merged where rows continue each
+    other), lr and loss (tensors or numbers)."""
+    def number(x):
+        return float(x.item()) if isinstance(x, torch.Tensor) else float(x)
+    run.step(step, batch_refs(refs), batch_sha256=batch_sha256(batch), lr=number(lr),
+             loss=number(loss), grad_norm=None if grad_norm is None else number(grad_norm),
+             user=user)

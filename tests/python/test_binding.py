@@ -415,6 +415,46 @@ def run_open_errors():
     ok("Run() with a non-dict config raises TypeError", e)
 
 
+@case
+def dataloader_steps():
+    d = os.path.join(TMP, "dl")
+    os.makedirs(d)
+    paths = []
+    for k in range(2):
+        p = os.path.join(d, "s%d.bin" % k)
+        with open(p, "wb") as f:
+            f.write(bytes((i * 7 + k) % 251 for i in range(1000 + 37 * k)))
+        paths.append((k, p))
+    ds = attest.torch.ShardWindows(paths, window=33)
+    ok("ShardWindows counts the whole windows of every shard", len(ds) == 1000 // 33 + 1037 // 33, len(ds))
+    g = torch.Generator().manual_seed(3)
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, shuffle=True, generator=g,
+                                         collate_fn=attest.torch.collate_with_refs)
+    attest.keygen("example.com/dl", os.path.join(d, "k"))
+    with attest.Run(os.path.join(d, "run.log"), key=os.path.join(d, "k.key")) as run:
+        for k, p in paths:
+            run.shard_file(k, p, layout="bytes")
+        run.init(1, "test")
+        for step, (x, refs) in enumerate(loader, 1):
+            attest.torch.record_step(run, step, x, refs, lr=torch.tensor(0.5), loss=1.0 / step)
+            if step == 6:
+                break
+        attest.torch.record_step(run, 7, (x, x[:, :3].contiguous()), refs, lr=0.5, loss=0.1)
+    recs = [r for r in show(os.path.join(d, "run.log")) if r["type"] == "step"]
+    blobs = {k: open(p, "rb").read() for k, p in paths}
+    good = len(recs) == 7
+    for r in recs[:6]:
+        rebuilt = b"".join(blobs[s][a:a + n] for s, a, n in r["batch"])
+        good = good and r["batch_sha256"] == hashlib.sha256(rebuilt).hexdigest()
+    ok("DataLoader steps: each batch digest is that of the bytes its references name", good, recs[:1])
+    both = bytes(x.numpy().tobytes()) + bytes(x[:, :3].contiguous().numpy().tobytes())
+    ok("a tuple batch is hashed as its tensors one after the other",
+       recs[6]["batch_sha256"] == hashlib.sha256(both).hexdigest())
+    e = raises(TypeError, attest.torch.batch_sha256, {"x": [1, 2]})
+    ok("a batch of something else than tensors is refused", e)
+    ok("the DataLoader run verifies", verify(os.path.join(d, "run.log"), os.path.join(d, "k.pub")).returncode == 0)
+
+
 shutil.rmtree(TMP, ignore_errors=True)
 print("# %d failure(s)" % failures)
 sys.exit(1 if failures else 0)
