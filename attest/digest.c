@@ -93,15 +93,17 @@ int attest_sha256_file(const char *path, uint64_t offset, uint64_t len, uint8_t 
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
             rc = ATTEST_EIO;
-            if (err) snprintf(err, errsz, "%s: read at offset %llu: %s", path,
-                              (unsigned long long)(offset + done), strerror(errno));
+            if (err)
+                snprintf(err, errsz, "%s: read at offset %llu: %s", path,
+                         (unsigned long long)(offset + done), strerror(errno));
             goto done;
         }
         if (got == 0) {
             if (len == UINT64_MAX) break;
             rc = ATTEST_EIO;
-            if (err) snprintf(err, errsz, "%s: ends at %llu bytes, before offset %llu", path,
-                              (unsigned long long)(offset + done), (unsigned long long)(offset + len));
+            if (err)
+                snprintf(err, errsz, "%s: ends at %llu bytes, before offset %llu", path,
+                         (unsigned long long)(offset + done), (unsigned long long)(offset + len));
             goto done;
         }
         if ((rc = attest_sha256_update(&c, buf, (size_t)got)) != 0) goto done;

@@ -37,7 +37,8 @@ static void *worker(void *arg)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
         struct job *j = p->head;
         if (!j) break;
         p->head = j->next;
@@ -81,8 +82,10 @@ int attest_pool_submit(attest_pool *p, attest_job_fn fn, void *arg)
     j->arg = arg;
     j->next = NULL;
     pthread_mutex_lock(&p->mu);
-    if (p->tail) p->tail->next = j;
-    else p->head = j;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
     p->tail = j;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -96,7 +99,8 @@ void attest_pool_free(attest_pool *p)
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    for (unsigned i = 0; i < p->n; i++)
+        pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);

@@ -40,9 +40,9 @@ enum job_kind { J_CODE, J_FILE, J_SHARD_FILE, J_SHARD_BUF, J_BUFFER, J_TENSORS, 
 
 struct fact {
     enum fact_kind kind;
-    json_t *rec;  /* the record, completed by finalize() on the writer thread */
-    int pending;  /* jobs still running (under run->mu) */
-    int rc;       /* first job failure */
+    json_t *rec; /* the record, completed by finalize() on the writer thread */
+    int pending; /* jobs still running (under run->mu) */
+    int rc;      /* first job failure */
     char err[512];
     const char *what; /* for messages: "shard 3", "checkpoint of step 200" */
     char what_buf[96];
@@ -259,8 +259,8 @@ static int tensor_group_job(struct job *j, char *err, size_t errsz)
     for (size_t i = j->first; i < j->first + j->count; i++) {
         const attest_tensor_info *t = attest_safetensors_tensor(f->st, i);
         char why[400];
-        int rc = attest_sha256_file(f->path, base + t->begin, t->end - t->begin, f->tensor_digest[i],
-                                    NULL, why, sizeof why);
+        int rc = attest_sha256_file(f->path, base + t->begin, t->end - t->begin,
+                                    f->tensor_digest[i], NULL, why, sizeof why);
         if (rc) {
             snprintf(err, errsz, "tensor \"%s\": %s", t->name, why);
             return rc;
@@ -290,7 +290,8 @@ static void run_job(void *arg)
     case J_SHARD_BUF:
     case J_BUFFER:
         if (j->kind == J_SHARD_BUF)
-            rc = attest_shard_buffer(f->what, f->buf, f->len, f->layout, &f->shard, err, sizeof err);
+            rc =
+                attest_shard_buffer(f->what, f->buf, f->len, f->layout, &f->shard, err, sizeof err);
         else
             rc = attest_sha256(f->buf, f->len, f->digest);
         f->have_shard = j->kind == J_SHARD_BUF && rc == 0;
@@ -325,7 +326,8 @@ static int finalize(attest_run *run, struct fact *f)
         json_object_update(rec, f->git);
         if (time) json_object_set_new(rec, "time", time);
     }
-    if (f->have_digest && f->digest_key) json_object_set_new(rec, f->digest_key, hex_digest(f->digest));
+    if (f->have_digest && f->digest_key)
+        json_object_set_new(rec, f->digest_key, hex_digest(f->digest));
     const char *type = json_string_value(json_object_get(rec, "type"));
     if (f->have_digest && strcmp(type, "checkpoint") == 0)
         json_object_set_new(rec, "size", json_integer((json_int_t)f->size));
@@ -336,12 +338,14 @@ static int finalize(attest_run *run, struct fact *f)
         json_object_set_new(rec, "samples", json_integer((json_int_t)f->shard.samples));
         if (f->shard.zstd) {
             json_object_set_new(rec, "compression", json_string("zstd"));
-            json_object_set_new(rec, "content_size", json_integer((json_int_t)f->shard.content_size));
+            json_object_set_new(rec, "content_size",
+                                json_integer((json_int_t)f->shard.content_size));
             json_object_set_new(rec, "content_sha256", hex_digest(f->shard.content_sha256));
         }
     }
     if (strcmp(type, "end") == 0)
-        json_object_set_new(rec, "steps", json_integer((json_int_t)attest_log_step_count(run->log)));
+        json_object_set_new(rec, "steps",
+                            json_integer((json_int_t)attest_log_step_count(run->log)));
     if (f->st) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < attest_safetensors_count(f->st); i++) {
@@ -370,8 +374,10 @@ static void write_seal(attest_run *run)
     }
     int rc = attest_log_seal(run->log, run->signer, &index);
     pthread_mutex_lock(&run->mu);
-    if (rc) note_failure(run, rc, "seal: %s", attest_log_errmsg(run->log));
-    else run->since_seal = 0;
+    if (rc)
+        note_failure(run, rc, "seal: %s", attest_log_errmsg(run->log));
+    else
+        run->since_seal = 0;
     run->last_seal = mono_now();
     pthread_mutex_unlock(&run->mu);
 }
@@ -393,9 +399,11 @@ static void write_fact(attest_run *run, struct fact *f)
     int rc = text ? attest_log_append(run->log, text, strlen(text), NULL) : ATTEST_ENOMEM;
     free(text);
     pthread_mutex_lock(&run->mu);
-    if (rc) note_failure(run, rc, "%s: %s", f->what,
-                         rc == ATTEST_ENOMEM ? "out of memory" : attest_log_errmsg(run->log));
-    else run->since_seal++;
+    if (rc)
+        note_failure(run, rc, "%s: %s", f->what,
+                     rc == ATTEST_ENOMEM ? "out of memory" : attest_log_errmsg(run->log));
+    else
+        run->since_seal++;
     int seal = !rc && run->signer && run->opts.seal_every_records &&
                run->since_seal >= run->opts.seal_every_records;
     pthread_mutex_unlock(&run->mu);
@@ -421,7 +429,8 @@ static void *writer_main(void *arg)
         }
         if (!f && run->stopping) break;
         double every = run->opts.seal_every_seconds;
-        if (every > 0 && run->since_seal > 0 && run->signer && mono_now() - run->last_seal >= every) {
+        if (every > 0 && run->since_seal > 0 && run->signer &&
+            mono_now() - run->last_seal >= every) {
             pthread_mutex_unlock(&run->mu);
             write_seal(run);
             pthread_mutex_lock(&run->mu);
@@ -453,8 +462,10 @@ static void enqueue(attest_run *run, struct fact *f, int jobs)
 {
     pthread_mutex_lock(&run->mu);
     f->pending = jobs;
-    if (run->tail) run->tail->next = f;
-    else run->head = f;
+    if (run->tail)
+        run->tail->next = f;
+    else
+        run->head = f;
     run->tail = f;
     run->queued++;
     pthread_cond_broadcast(&run->changed);
@@ -536,7 +547,8 @@ int attest_run_init(attest_run *run, uint64_t seed, const char *initializer,
     json_object_set_new(f->rec, "initializer", json_string(initializer));
     if (initializer_version)
         json_object_set_new(f->rec, "initializer_version", json_string(initializer_version));
-    if (has_data_seed) json_object_set_new(f->rec, "data_seed", json_integer((json_int_t)data_seed));
+    if (has_data_seed)
+        json_object_set_new(f->rec, "data_seed", json_integer((json_int_t)data_seed));
     if (checkpoint_path && !(f->path = strdup(checkpoint_path))) {
         free_fact(f);
         return ATTEST_ENOMEM;
@@ -617,7 +629,8 @@ int attest_run_step(attest_run *run, const attest_step *s)
     if (s->has_grad_norm) set_float(f->rec, "grad_norm", s->grad_norm);
     if (user) json_object_set_new(f->rec, "user", user);
     if (s->batch && s->batch_len <= INLINE_HASH_MAX) {
-        // Hashing a small batch here costs less, and less predictably little, than handing a copy to a thread.
+        // Hashing a small batch here costs less, and less predictably little, than handing a copy
+        // to a thread.
         uint8_t d[32];
         if (attest_sha256(s->batch, s->batch_len, d) != 0) {
             free_fact(f);
@@ -638,8 +651,8 @@ int attest_run_step(attest_run *run, const attest_step *s)
 int attest_run_checkpoint(attest_run *run, uint64_t step, const char *path, unsigned flags)
 {
     if (!run || !path || step > INT64_MAX || (flags & ~ATTEST_CHECKPOINT_RAW)) return ATTEST_EINVAL;
-    struct fact *f = new_fact("checkpoint", "checkpoint of step %llu (%.60s)",
-                              (unsigned long long)step, path);
+    struct fact *f =
+        new_fact("checkpoint", "checkpoint of step %llu (%.60s)", (unsigned long long)step, path);
     if (!f || !(f->path = strdup(path))) {
         if (f) free_fact(f);
         return ATTEST_ENOMEM;
@@ -709,7 +722,8 @@ int attest_run_flush(attest_run *run)
     if (!run) return ATTEST_EINVAL;
     pthread_mutex_lock(&run->mu);
     uint64_t target = run->queued;
-    while (run->done < target) pthread_cond_wait(&run->changed, &run->mu);
+    while (run->done < target)
+        pthread_cond_wait(&run->changed, &run->mu);
     pthread_mutex_unlock(&run->mu);
     return attest_run_status(run, NULL, 0, NULL);
 }
@@ -721,7 +735,8 @@ uint64_t attest_run_records(attest_run *run)
     return attest_log_count(run->log);
 }
 
-static int open_fail(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int open_fail(char **errmsg, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int open_fail(char **errmsg, int rc, const char *fmt, ...)
 {
@@ -786,10 +801,12 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
         rc = open_fail(errmsg, ATTEST_EINVAL, "%s: a new log needs the signer key", log_path);
         goto fail;
     } else {
-        rc = attest_log_create(&run->log, log_path, run->signer, config_json, run->opts.replay_json);
+        rc =
+            attest_log_create(&run->log, log_path, run->signer, config_json, run->opts.replay_json);
     }
     if (rc) {
-        rc = open_fail(errmsg, rc, "%s", run->log ? attest_log_errmsg(run->log) : attest_strerror(rc));
+        rc = open_fail(errmsg, rc, "%s",
+                       run->log ? attest_log_errmsg(run->log) : attest_strerror(rc));
         goto fail;
     }
     if (run->signer && (rc = check_key(run, errmsg)) != 0) goto fail;
@@ -832,7 +849,8 @@ int attest_run_close(attest_run *run, char *msg, size_t msgsz, uint64_t *failed)
     pthread_mutex_unlock(&run->mu);
     if (run->writer_started) pthread_join(run->writer, NULL);
     attest_pool_free(run->pool);
-    for (int i = 0; i < SPARE_BUFFERS; i++) free(run->spare[i].buf);
+    for (int i = 0; i < SPARE_BUFFERS; i++)
+        free(run->spare[i].buf);
     int rc = attest_run_status(run, msg, msgsz, failed);
     attest_log_free(run->log);
     attest_signer_free(run->signer);

@@ -35,10 +35,14 @@ struct scan {
 const char *attest_layout_name(enum attest_layout layout)
 {
     switch (layout) {
-    case ATTEST_LAYOUT_BYTES: return "bytes";
-    case ATTEST_LAYOUT_TOKENS_U16LE: return "tokens-u16le";
-    case ATTEST_LAYOUT_TOKENS_U32LE: return "tokens-u32le";
-    case ATTEST_LAYOUT_JSONL: return "jsonl";
+    case ATTEST_LAYOUT_BYTES:
+        return "bytes";
+    case ATTEST_LAYOUT_TOKENS_U16LE:
+        return "tokens-u16le";
+    case ATTEST_LAYOUT_TOKENS_U32LE:
+        return "tokens-u32le";
+    case ATTEST_LAYOUT_JSONL:
+        return "jsonl";
     }
     return NULL;
 }
@@ -152,8 +156,10 @@ int attest_shard_file(const char *path, enum attest_layout layout, attest_shard_
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int rc = fd < 0 ? (errno == ENOENT ? ATTEST_ENOTFOUND : ATTEST_EIO) : buf ? 0 : ATTEST_ENOMEM;
     if (fd < 0) snprintf(err, errsz, "%s: %s", path, strerror(errno));
-    if (!rc) rc = scan_begin(&s, path, layout, err, errsz);
-    else memset(&s, 0, sizeof s);
+    if (!rc)
+        rc = scan_begin(&s, path, layout, err, errsz);
+    else
+        memset(&s, 0, sizeof s);
     if (fd >= 0) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     while (!rc) {
         ssize_t got = read(fd, buf, CHUNK);

@@ -38,10 +38,11 @@ int main(int argc, char **argv)
     // n tensors of 32 MiB, distinct contents.
     uint8_t *data = malloc(per * 2);
     attest_tensor_view *t = calloc(n, sizeof *t);
-    char (*names)[48] = calloc(n, 48);
+    char(*names)[48] = calloc(n, 48);
     uint64_t shape[2] = {per / 4 / 1024, 1024};
     if (!data || !t || !names) return 1;
-    for (size_t i = 0; i < per * 2; i++) data[i] = (uint8_t)(i * 2654435761u >> 24);
+    for (size_t i = 0; i < per * 2; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 24);
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], 48, "layers.%zu.weight", i);
         t[i] = (attest_tensor_view){names[i], "F32", 2, shape, data + (i % 64) * (per / 64), per};

@@ -26,12 +26,13 @@ static double now(void)
 /* A realistic step record: about 330 bytes. */
 static int step_record(char *buf, size_t n, uint64_t step)
 {
-    return snprintf(buf, n,
-                    "{\"type\":\"step\",\"step\":%llu,\"batch\":[[0,%llu,64]],\"batch_sha256\":"
-                    "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
-                    "\"lr\":0.0003,\"lr_bits\":\"3f33a92a30553261\",\"loss\":"
-                    "2.5,\"loss_bits\":\"4004000000000000\",\"time\":\"2026-11-26T08:00:00.000000Z\"}",
-                    (unsigned long long)step, (unsigned long long)(step % 1000) * 64);
+    return snprintf(
+        buf, n,
+        "{\"type\":\"step\",\"step\":%llu,\"batch\":[[0,%llu,64]],\"batch_sha256\":"
+        "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
+        "\"lr\":0.0003,\"lr_bits\":\"3f33a92a30553261\",\"loss\":"
+        "2.5,\"loss_bits\":\"4004000000000000\",\"time\":\"2026-11-26T08:00:00.000000Z\"}",
+        (unsigned long long)step, (unsigned long long)(step % 1000) * 64);
 }
 
 static const char *prelude[] = {
@@ -51,7 +52,8 @@ static int fill(const char *path, attest_signer *s, uint64_t records, uint64_t s
         fprintf(stderr, "create: %s\n", attest_log_errmsg(log));
         return 1;
     }
-    for (int i = 0; prelude[i]; i++) attest_log_append(log, prelude[i], strlen(prelude[i]), NULL);
+    for (int i = 0; prelude[i]; i++)
+        attest_log_append(log, prelude[i], strlen(prelude[i]), NULL);
     double t0 = now();
     for (uint64_t i = 1; attest_log_count(log) < records; i++) {
         int n = step_record(rec, sizeof rec, i);

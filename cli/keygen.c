@@ -27,10 +27,14 @@ int cmd_keygen(int argc, char **argv)
         return 0;
     }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) prefix = argv[++i];
-        else if (argv[i][0] == '-') return cli_usage(usage, "unknown option \"%s\"", argv[i]);
-        else if (!name) name = argv[i];
-        else return cli_usage(usage, "unexpected argument \"%s\"", argv[i]);
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            prefix = argv[++i];
+        else if (argv[i][0] == '-')
+            return cli_usage(usage, "unknown option \"%s\"", argv[i]);
+        else if (!name)
+            name = argv[i];
+        else
+            return cli_usage(usage, "unexpected argument \"%s\"", argv[i]);
     }
     if (!name || !prefix) return cli_usage(usage, "NAME and -o PREFIX are required");
 

@@ -51,17 +51,28 @@ static int parse(int argc, char **argv, struct opts *o, const char *allowed)
         const char *v = takes ? argv[++i] : NULL;
         uint64_t *num = NULL;
         int *flag = NULL;
-        if (strcmp(a, "--key") == 0) o->key = v;
-        else if (strcmp(a, "--config") == 0) o->config = v;
-        else if (strcmp(a, "--replay") == 0) o->replay = v;
-        else if (strcmp(a, "--json") == 0) o->json = 1;
-        else if (strcmp(a, "--index") == 0) num = &o->index, flag = &o->has_index;
-        else if (strcmp(a, "--size") == 0) num = &o->size, flag = &o->has_size;
-        else if (strcmp(a, "--from") == 0) num = &o->from, flag = &o->has_from;
-        else if (strcmp(a, "--to") == 0) num = &o->to, flag = &o->has_to;
-        else if (a[0] == '-') return cli_usage(usage, "unknown option \"%s\"", a);
-        else if (!o->log) o->log = a;
-        else return cli_usage(usage, "%s: unexpected argument \"%s\"", argv[1], a);
+        if (strcmp(a, "--key") == 0)
+            o->key = v;
+        else if (strcmp(a, "--config") == 0)
+            o->config = v;
+        else if (strcmp(a, "--replay") == 0)
+            o->replay = v;
+        else if (strcmp(a, "--json") == 0)
+            o->json = 1;
+        else if (strcmp(a, "--index") == 0)
+            num = &o->index, flag = &o->has_index;
+        else if (strcmp(a, "--size") == 0)
+            num = &o->size, flag = &o->has_size;
+        else if (strcmp(a, "--from") == 0)
+            num = &o->from, flag = &o->has_from;
+        else if (strcmp(a, "--to") == 0)
+            num = &o->to, flag = &o->has_to;
+        else if (a[0] == '-')
+            return cli_usage(usage, "unknown option \"%s\"", a);
+        else if (!o->log)
+            o->log = a;
+        else
+            return cli_usage(usage, "%s: unexpected argument \"%s\"", argv[1], a);
         if (num && cli_u64(v, num) != 0)
             return cli_usage(usage, "%s: \"%s\" is not a non-negative integer", a, v);
         if (flag) *flag = 1;
@@ -133,7 +144,8 @@ static int log_append(struct opts *o)
     if (rc) return rc;
     while ((n = getline(&line, &cap, stdin)) > 0) {
         lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
         if (n == 0) continue;
         if (attest_log_append(log, line, (size_t)n, &index) != 0) {
             rc = cli_error("stdin line %llu: %s (%llu record(s) appended before it)",
@@ -157,8 +169,9 @@ static int log_seal(struct opts *o)
     int rc = load_key(&s, o->key);
     if (!rc) rc = open_log(&log, o->log, ATTEST_LOG_APPEND);
     if (!rc && attest_log_seal(log, s, &index) != 0) rc = cli_error("%s", attest_log_errmsg(log));
-    if (!rc) printf("sealed tree size %llu (record %llu)\n", (unsigned long long)index,
-                    (unsigned long long)index);
+    if (!rc)
+        printf("sealed tree size %llu (record %llu)\n", (unsigned long long)index,
+               (unsigned long long)index);
     attest_log_free(log);
     attest_signer_free(s);
     return rc;
@@ -171,12 +184,15 @@ static void summarize(const char *data, size_t len, char *out, size_t outsz)
     const char *t = json_string_value(json_object_get(r, "type"));
 #define S(k) json_string_value(json_object_get(r, k))
 #define I(k) (long long)json_integer_value(json_object_get(r, k))
-    if (!t) snprintf(out, outsz, "?");
-    else if (!strcmp(t, "run")) snprintf(out, outsz, "%-10s origin %s, run %s", t, S("origin"), S("run_id"));
+    if (!t)
+        snprintf(out, outsz, "?");
+    else if (!strcmp(t, "run"))
+        snprintf(out, outsz, "%-10s origin %s, run %s", t, S("origin"), S("run_id"));
     else if (!strcmp(t, "code"))
         snprintf(out, outsz, "%-10s commit %.12s%s", t, S("commit"),
                  json_is_true(json_object_get(r, "dirty")) ? " (dirty)" : "");
-    else if (!strcmp(t, "init")) snprintf(out, outsz, "%-10s seed %lld, %s", t, I("seed"), S("initializer"));
+    else if (!strcmp(t, "init"))
+        snprintf(out, outsz, "%-10s seed %lld, %s", t, I("seed"), S("initializer"));
     else if (!strcmp(t, "shard"))
         snprintf(out, outsz, "%-10s id %lld, %s, %lld bytes, %lld samples", t, I("id"), S("name"),
                  I("size"), I("samples"));
@@ -188,10 +204,14 @@ static void summarize(const char *data, size_t len, char *out, size_t outsz)
     else if (!strcmp(t, "checkpoint"))
         snprintf(out, outsz, "%-10s step %lld, sha256 %.16s…, %zu tensor(s)", t, I("step"),
                  S("sha256"), json_array_size(json_object_get(r, "tensors")));
-    else if (!strcmp(t, "seal")) snprintf(out, outsz, "%-10s tree size %lld", t, I("size"));
-    else if (!strcmp(t, "end")) snprintf(out, outsz, "%-10s %lld steps", t, I("steps"));
-    else if (!strcmp(t, "note")) snprintf(out, outsz, "%-10s %.60s", t, S("text"));
-    else snprintf(out, outsz, "%s", t);
+    else if (!strcmp(t, "seal"))
+        snprintf(out, outsz, "%-10s tree size %lld", t, I("size"));
+    else if (!strcmp(t, "end"))
+        snprintf(out, outsz, "%-10s %lld steps", t, I("steps"));
+    else if (!strcmp(t, "note"))
+        snprintf(out, outsz, "%-10s %.60s", t, S("text"));
+    else
+        snprintf(out, outsz, "%s", t);
 #undef S
 #undef I
     json_decref(r);

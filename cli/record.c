@@ -35,8 +35,8 @@ static const char usage[] =
     "attest log seal.\n";
 
 struct opts {
-    const char *log, *file, *repo, *initializer, *initializer_version, *checkpoint, *layout,
-        *name, *batch, *batch_file, *batch_sha256, *user, *lr, *loss, *grad_norm;
+    const char *log, *file, *repo, *initializer, *initializer_version, *checkpoint, *layout, *name,
+        *batch, *batch_file, *batch_sha256, *user, *lr, *loss, *grad_norm;
     uint64_t seed, data_seed, id, step;
     int has_seed, has_data_seed, has_id, has_step, raw;
 };
@@ -44,13 +44,16 @@ struct opts {
 static int parse(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
-    static const char *const str_opts[] = {"--repo", "--initializer", "--initializer-version",
-                                           "--checkpoint", "--layout", "--name", "--batch",
-                                           "--batch-file", "--batch-sha256", "--user", "--lr",
-                                           "--loss", "--grad-norm"};
-    const char **str_dst[] = {&o->repo, &o->initializer, &o->initializer_version, &o->checkpoint,
-                              &o->layout, &o->name, &o->batch, &o->batch_file, &o->batch_sha256,
-                              &o->user, &o->lr, &o->loss, &o->grad_norm};
+    static const char *const str_opts[] = {"--repo",       "--initializer", "--initializer-version",
+                                           "--checkpoint", "--layout",      "--name",
+                                           "--batch",      "--batch-file",  "--batch-sha256",
+                                           "--user",       "--lr",          "--loss",
+                                           "--grad-norm"};
+    const char **str_dst[] = {&o->repo,       &o->initializer, &o->initializer_version,
+                              &o->checkpoint, &o->layout,      &o->name,
+                              &o->batch,      &o->batch_file,  &o->batch_sha256,
+                              &o->user,       &o->lr,          &o->loss,
+                              &o->grad_norm};
     static const char *const num_opts[] = {"--seed", "--data-seed", "--id", "--step"};
     uint64_t *num_dst[] = {&o->seed, &o->data_seed, &o->id, &o->step};
     int *num_has[] = {&o->has_seed, &o->has_data_seed, &o->has_id, &o->has_step};
@@ -76,9 +79,12 @@ static int parse(int argc, char **argv, struct opts *o)
         }
         if (matched) continue;
         if (a[0] == '-' && a[1]) return cli_usage(usage, "unknown option \"%s\"", a);
-        if (!o->log) o->log = a;
-        else if (!o->file) o->file = a;
-        else return cli_usage(usage, "unexpected argument \"%s\"", a);
+        if (!o->log)
+            o->log = a;
+        else if (!o->file)
+            o->file = a;
+        else
+            return cli_usage(usage, "unexpected argument \"%s\"", a);
     }
     if (!o->log) return cli_usage(usage, "record %s: LOG is required", argv[1]);
     return 0;
@@ -99,7 +105,8 @@ static int number(const char *opt, const char *s, double *out)
 static int parse_batch(const char *s, attest_sample_ref **refs, size_t *n)
 {
     size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
     *refs = calloc(cap, sizeof **refs);
     *n = 0;
     if (!*refs) return cli_error("out of memory");
@@ -156,7 +163,8 @@ static int record_step(attest_run *run, struct opts *o)
     if (o->grad_norm && (rc = number("--grad-norm", o->grad_norm, &s.grad_norm)) != 0) return rc;
     if ((rc = parse_batch(o->batch, &refs, &s.n_refs)) != 0) goto done;
     if (o->batch_file) {
-        if ((rc = attest_sha256_file(o->batch_file, 0, UINT64_MAX, digest, NULL, err, sizeof err))) {
+        if ((rc =
+                 attest_sha256_file(o->batch_file, 0, UINT64_MAX, digest, NULL, err, sizeof err))) {
             rc = cli_error("%s", err);
             goto done;
         }
@@ -193,11 +201,13 @@ static int record(attest_run *run, const char *fact, struct opts *o)
     }
     if (strcmp(fact, "step") == 0) return record_step(run, o);
     if (strcmp(fact, "checkpoint") == 0) {
-        if (!o->has_step || !o->file) return cli_usage(usage, "checkpoint: --step and FILE are required");
+        if (!o->has_step || !o->file)
+            return cli_usage(usage, "checkpoint: --step and FILE are required");
         return attest_run_checkpoint(run, o->step, o->file, o->raw ? ATTEST_CHECKPOINT_RAW : 0);
     }
     if (!o->file) return cli_usage(usage, "note: TEXT is required");
-    return attest_run_note(run, o->file) ? cli_usage(usage, "note: TEXT must be non-empty UTF-8") : 0;
+    return attest_run_note(run, o->file) ? cli_usage(usage, "note: TEXT must be non-empty UTF-8")
+                                         : 0;
 }
 
 int cmd_record(int argc, char **argv)
@@ -211,7 +221,8 @@ int cmd_record(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     int known = 0;
-    for (size_t i = 0; i < sizeof facts / sizeof *facts; i++) known |= strcmp(argv[1], facts[i]) == 0;
+    for (size_t i = 0; i < sizeof facts / sizeof *facts; i++)
+        known |= strcmp(argv[1], facts[i]) == 0;
     if (!known) return cli_usage(usage, "unknown fact \"record %s\"", argv[1]);
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
@@ -228,7 +239,9 @@ int cmd_record(int argc, char **argv)
         return rc > 0 ? rc : cli_error("record %s: %s", argv[1], attest_strerror(rc));
     }
     uint64_t after = attest_run_records(run);
-    if (attest_run_close(run, msg, sizeof msg, NULL) != 0) rc = cli_error("%s", msg);
-    else if (after > before) printf("%llu\n", (unsigned long long)before);
+    if (attest_run_close(run, msg, sizeof msg, NULL) != 0)
+        rc = cli_error("%s", msg);
+    else if (after > before)
+        printf("%llu\n", (unsigned long long)before);
     return rc;
 }

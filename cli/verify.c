@@ -30,19 +30,23 @@ int cmd_verify(int argc, char **argv)
         return 0;
     }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--pub") == 0 && i + 1 < argc) pub = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0) json = 1;
-        else if (argv[i][0] == '-') return cli_usage(usage, "unknown option \"%s\"", argv[i]);
-        else if (!path) path = argv[i];
-        else return cli_usage(usage, "unexpected argument \"%s\"", argv[i]);
+        if (strcmp(argv[i], "--pub") == 0 && i + 1 < argc)
+            pub = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] == '-')
+            return cli_usage(usage, "unknown option \"%s\"", argv[i]);
+        else if (!path)
+            path = argv[i];
+        else
+            return cli_usage(usage, "unexpected argument \"%s\"", argv[i]);
     }
     if (!path || !pub) return cli_usage(usage, "LOG and --pub are required");
 
     attest_verifier *key = NULL;
     attest_report *report = NULL;
     char err[256], *text = NULL;
-    if (attest_verifier_load(&key, pub, err, sizeof err) != 0)
-        return cli_error("%s: %s", pub, err);
+    if (attest_verifier_load(&key, pub, err, sizeof err) != 0) return cli_error("%s: %s", pub, err);
     int rc = attest_verify_log(&report, path, key);
     attest_verifier_free(key);
     if (!report) return cli_error("out of memory");

@@ -9,18 +9,31 @@
 const char *attest_strerror(int code)
 {
     switch (code) {
-    case ATTEST_OK: return "success";
-    case ATTEST_ENOMEM: return "out of memory";
-    case ATTEST_EINVAL: return "invalid argument";
-    case ATTEST_EIO: return "input/output error";
-    case ATTEST_EFORMAT: return "malformed input";
-    case ATTEST_ECORRUPT: return "stored data is corrupt";
-    case ATTEST_EVERIFY: return "verification failed";
-    case ATTEST_ELOCKED: return "locked by another writer";
-    case ATTEST_ENOTFOUND: return "not found";
-    case ATTEST_EEXIST: return "already exists";
-    case ATTEST_EVERSION: return "unsupported format version";
-    case ATTEST_ECRYPTO: return "crypto library failure";
-    default: return "unknown error";
+    case ATTEST_OK:
+        return "success";
+    case ATTEST_ENOMEM:
+        return "out of memory";
+    case ATTEST_EINVAL:
+        return "invalid argument";
+    case ATTEST_EIO:
+        return "input/output error";
+    case ATTEST_EFORMAT:
+        return "malformed input";
+    case ATTEST_ECORRUPT:
+        return "stored data is corrupt";
+    case ATTEST_EVERIFY:
+        return "verification failed";
+    case ATTEST_ELOCKED:
+        return "locked by another writer";
+    case ATTEST_ENOTFOUND:
+        return "not found";
+    case ATTEST_EEXIST:
+        return "already exists";
+    case ATTEST_EVERSION:
+        return "unsupported format version";
+    case ATTEST_ECRYPTO:
+        return "crypto library failure";
+    default:
+        return "unknown error";
     }
 }

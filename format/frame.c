@@ -30,7 +30,8 @@ struct attest_frame_reader {
 
 static void put32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 uint32_t attest_frame_length(const uint8_t buf[4])

@@ -23,6 +23,7 @@
 #include "attest/error.h"
 #include "attest/log.h"
 #include "format/frame.h"
+#include "format/io.h"
 #include "format/logindex.h"
 #include "format/record.h"
 
@@ -45,7 +46,8 @@ struct attest_log {
     char notice[512];
 };
 
-static int set_err(attest_log *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(attest_log *h, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int set_err(attest_log *h, int rc, const char *fmt, ...)
 {
@@ -56,40 +58,6 @@ static int set_err(attest_log *h, int rc, const char *fmt, ...)
     va_end(ap);
     snprintf(h->err, sizeof h->err, "%s: %s", h->path, msg);
     return rc;
-}
-
-static int full_pwrite(int fd, const void *buf, size_t len, uint64_t at)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t w = pwrite(fd, p, len, (off_t)at);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = ENOSPC;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-        at += (uint64_t)w;
-    }
-    return 0;
-}
-
-static int full_pread(int fd, void *buf, size_t len, uint64_t at)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t r = pread(fd, p, len, (off_t)at);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            if (r == 0) errno = EIO;
-            return -1;
-        }
-        p += r;
-        len -= (size_t)r;
-        at += (uint64_t)r;
-    }
-    return 0;
 }
 
 static void utc_now(char out[40])
@@ -149,17 +117,18 @@ static int read_frame(attest_log *h, uint64_t index, uint64_t offset, uint8_t **
 {
     uint8_t lenbuf[4];
     *buf = NULL;
-    if (full_pread(h->fd, lenbuf, 4, offset) != 0)
+    if (attest_io_pread(h->fd, lenbuf, 4, offset) != 0)
         return set_err(h, ATTEST_EIO, "record %llu: read at offset %llu: %s",
                        (unsigned long long)index, (unsigned long long)offset, strerror(errno));
     uint32_t n = attest_frame_length(lenbuf);
     if (n > ATTEST_RECORD_MAX || offset + n + ATTEST_FRAME_OVERHEAD > h->end)
-        return set_err(h, ATTEST_ECORRUPT, "record %llu (frame at offset %llu): invalid frame length %u",
+        return set_err(h, ATTEST_ECORRUPT,
+                       "record %llu (frame at offset %llu): invalid frame length %u",
                        (unsigned long long)index, (unsigned long long)offset, n);
     size_t size = (size_t)n + ATTEST_FRAME_OVERHEAD;
     *buf = malloc(size + 1);
     if (!*buf) return set_err(h, ATTEST_ENOMEM, "out of memory");
-    if (full_pread(h->fd, *buf, size, offset) != 0) {
+    if (attest_io_pread(h->fd, *buf, size, offset) != 0) {
         free(*buf);
         *buf = NULL;
         return set_err(h, ATTEST_EIO, "record %llu: read at offset %llu: %s",
@@ -198,7 +167,8 @@ static int frontier_from_cache(attest_log *h, uint64_t n)
     attest_merkle_frontier_init(&h->fr);
     for (unsigned l = 0; l < 64; l++) {
         if (!(n >> l & 1)) continue;
-        int rc = attest_logindex_hash(h->ix, attest_merkle_stored_index(l, (n >> l) - 1), h->fr.hash[l]);
+        int rc =
+            attest_logindex_hash(h->ix, attest_merkle_stored_index(l, (n >> l) - 1), h->fr.hash[l]);
         if (rc) return set_err(h, rc, "reading the tree cache: %s", attest_strerror(rc));
     }
     h->fr.size = n;
@@ -228,7 +198,7 @@ static int cut_torn_tail(attest_log *h, uint64_t from, uint64_t size, const char
     uint8_t *bytes = malloc(n ? n : 1);
     int rc = ATTEST_ENOMEM, fd = -1;
     if (!name || !bytes) goto done;
-    if (full_pread(h->fd, bytes, n, from) != 0) {
+    if (attest_io_pread(h->fd, bytes, n, from) != 0) {
         rc = set_err(h, ATTEST_EIO, "reading the torn tail: %s", strerror(errno));
         goto done;
     }
@@ -238,7 +208,7 @@ static int cut_torn_tail(attest_log *h, uint64_t from, uint64_t size, const char
         sprintf(name, "%s.torn.%llu.%d", h->path, (unsigned long long)from, k);
         fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
-    if (fd < 0 || full_pwrite(fd, bytes, n, 0) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || attest_io_pwrite(fd, bytes, n, 0) != 0 || fsync(fd) != 0) {
         rc = set_err(h, ATTEST_EIO, "saving the torn tail to %s: %s", name, strerror(errno));
         goto done;
     }
@@ -273,14 +243,16 @@ static int admit(attest_log *h, uint64_t index, const uint8_t *payload, size_t l
         attest_merkle_frontier_root(&h->fr, root);
         if (memcmp(root, attest_rules_last_checked_seal(h->rules)->root, 32) != 0) {
             json_decref(rec);
-            return set_err(h, ATTEST_EVERIFY,
-                           "record %llu (seal): the signed root does not match the records before it",
-                           (unsigned long long)index);
+            return set_err(
+                h, ATTEST_EVERIFY,
+                "record %llu (seal): the signed root does not match the records before it",
+                (unsigned long long)index);
         }
     }
     attest_rules_apply(h->rules, index, rec);
     if (index == 0)
-        snprintf(h->origin, sizeof h->origin, "%s", json_string_value(json_object_get(rec, "origin")));
+        snprintf(h->origin, sizeof h->origin, "%s",
+                 json_string_value(json_object_get(rec, "origin")));
     json_decref(rec);
     return 0;
 }
@@ -376,7 +348,7 @@ int attest_log_open(attest_log **out, const char *path, enum attest_log_mode mod
     }
     if (fstat(h->fd, &st) != 0) return set_err(h, ATTEST_EIO, "%s", strerror(errno));
     if ((uint64_t)st.st_size < ATTEST_LOG_HEADER_SIZE ||
-        full_pread(h->fd, hdr, sizeof hdr, 0) != 0)
+        attest_io_pread(h->fd, hdr, sizeof hdr, 0) != 0)
         return set_err(h, ATTEST_EFORMAT, "not an attest log (shorter than its header)");
     if ((rc = attest_frame_header_check(hdr, sizeof hdr, why, sizeof why)) != 0)
         return set_err(h, rc, "%s", why);
@@ -389,7 +361,8 @@ int attest_log_open(attest_log **out, const char *path, enum attest_log_mode mod
     if (cached > 0 &&
         !(cache_entry_ok(h, 0, &first_end) && cache_entry_ok(h, cached - 1, &last_end))) {
         attest_logindex_shrink(h->ix, 0);
-        snprintf(h->notice, sizeof h->notice, "the cache files did not match the log; rebuilt them");
+        snprintf(h->notice, sizeof h->notice,
+                 "the cache files did not match the log; rebuilt them");
         cached = 0;
     }
     if (mode == ATTEST_LOG_APPEND) {
@@ -419,7 +392,7 @@ static int write_record(attest_log *h, const char *json, size_t len)
     if (!frame) return set_err(h, ATTEST_ENOMEM, "out of memory");
     attest_merkle_leaf_hash(leaf, json, len);
     attest_frame_encode(frame, json, len, leaf);
-    int failed = full_pwrite(h->fd, frame, len + ATTEST_FRAME_OVERHEAD, h->end) != 0;
+    int failed = attest_io_pwrite(h->fd, frame, len + ATTEST_FRAME_OVERHEAD, h->end) != 0;
     int saved = errno;
     free(frame);
     if (failed) {
@@ -430,22 +403,20 @@ static int write_record(attest_log *h, const char *json, size_t len)
     }
     int rc = track(h, h->end, leaf);
     h->end += len + ATTEST_FRAME_OVERHEAD;
-    if (!rc && attest_logindex_pending(h->ix) >= CACHE_FLUSH_EVERY)
-        attest_logindex_flush(h->ix, 0);
+    if (!rc && attest_logindex_pending(h->ix) >= CACHE_FLUSH_EVERY) attest_logindex_flush(h->ix, 0);
     return rc;
 }
 
 /* Parses, checks, writes and applies one record; `internal` allows run and seal. */
-static int append_record(attest_log *h, const char *json, size_t len, int internal,
-                         uint64_t *index)
+static int append_record(attest_log *h, const char *json, size_t len, int internal, uint64_t *index)
 {
     json_t *rec;
     char why[512];
     uint64_t i = attest_log_count(h);
-    if (h->mode != ATTEST_LOG_APPEND)
-        return set_err(h, ATTEST_EINVAL, "the log is open read-only");
+    if (h->mode != ATTEST_LOG_APPEND) return set_err(h, ATTEST_EINVAL, "the log is open read-only");
     if (h->broken)
-        return set_err(h, ATTEST_EIO, "an earlier failure left this handle unusable; reopen the log");
+        return set_err(h, ATTEST_EIO,
+                       "an earlier failure left this handle unusable; reopen the log");
     int rc = attest_record_parse(&rec, json, len, i, why, sizeof why);
     if (rc) return set_err(h, rc, "%s", why);
     const char *type = attest_record_type(rec);
@@ -501,8 +472,8 @@ int attest_log_create(attest_log **out, const char *path, const attest_signer *s
     if (sodium_init() < 0) return set_err(h, ATTEST_ECRYPTO, "libsodium failed to initialise");
     config = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(config)) {
-        rc = set_err(h, ATTEST_EFORMAT, "config: expected a JSON object%s%s",
-                     config ? "" : ": ", config ? "" : je.text);
+        rc = set_err(h, ATTEST_EFORMAT, "config: expected a JSON object%s%s", config ? "" : ": ",
+                     config ? "" : je.text);
         goto done;
     }
     if (replay_json) {
@@ -520,14 +491,15 @@ int attest_log_create(attest_log **out, const char *path, const attest_signer *s
     created = 1;
     if ((rc = lock_writer(h)) != 0) goto done;
     attest_frame_header(hdr);
-    if (full_pwrite(h->fd, hdr, sizeof hdr, 0) != 0) {
+    if (attest_io_pwrite(h->fd, hdr, sizeof hdr, 0) != 0) {
         rc = set_err(h, ATTEST_EIO, "writing the header: %s", strerror(errno));
         goto done;
     }
     h->end = sizeof hdr;
     if ((rc = attest_rules_new(&h->rules)) != 0 ||
         (rc = attest_logindex_open(&h->ix, path, 1)) != 0 ||
-        (rc = attest_logindex_shrink(h->ix, 0)) != 0 || (rc = attest_signer_vkey(signer, &vkey)) != 0) {
+        (rc = attest_logindex_shrink(h->ix, 0)) != 0 ||
+        (rc = attest_signer_vkey(signer, &vkey)) != 0) {
         set_err(h, rc, "%s", attest_strerror(rc));
         goto done;
     }
@@ -575,8 +547,9 @@ int attest_log_seal(attest_log *log, const attest_signer *signer, uint64_t *inde
         goto done;
     }
     utc_now(now);
-    rc = append_json(h, json_pack("{s:s, s:I, s:s, s:s}", "type", "seal", "size", (json_int_t)size,
-                                  "checkpoint", note, "time", now),
+    rc = append_json(h,
+                     json_pack("{s:s, s:I, s:s, s:s}", "type", "seal", "size", (json_int_t)size,
+                               "checkpoint", note, "time", now),
                      index);
     if (rc) goto done;
     // A seal is durable before it is reported: the file first, then its caches.
@@ -616,7 +589,8 @@ int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len)
         return set_err(log, ATTEST_ENOTFOUND, "no record %llu (the log has %llu)",
                        (unsigned long long)index, (unsigned long long)attest_log_count(log));
     int rc = attest_logindex_offset(log->ix, index, &off);
-    if (rc) return set_err(log, rc, "record %llu: reading the index cache", (unsigned long long)index);
+    if (rc)
+        return set_err(log, rc, "record %llu: reading the index cache", (unsigned long long)index);
     if ((rc = read_frame(log, index, off, &buf, &payload, len, leaf)) != 0) return rc;
     // Records are checked on read as on append ([LOG-15]): a bad one is never handed out.
     json_t *rec;
@@ -644,8 +618,10 @@ static int get_seal(attest_log *h, uint64_t index, json_t **seal)
     rc = attest_record_parse(&rec, data, len, index, why, sizeof why);
     free(data);
     if (rc) return set_err(h, rc, "%s", why);
-    if (strcmp(attest_record_type(rec), "seal") == 0) *seal = rec;
-    else json_decref(rec);
+    if (strcmp(attest_record_type(rec), "seal") == 0)
+        *seal = rec;
+    else
+        json_decref(rec);
     return 0;
 }
 
@@ -690,7 +666,8 @@ int attest_log_prove(attest_log *log, uint64_t index, uint64_t size,
     char *data;
     size_t dlen;
     if (index >= size || size > attest_log_count(log))
-        return set_err(log, ATTEST_EINVAL, "cannot prove record %llu in a tree of size %llu (log has %llu)",
+        return set_err(log, ATTEST_EINVAL,
+                       "cannot prove record %llu in a tree of size %llu (log has %llu)",
                        (unsigned long long)index, (unsigned long long)size,
                        (unsigned long long)attest_log_count(log));
     int rc = attest_merkle_prove_inclusion(index, size, attest_logindex_hash, log->ix, proof, len);
@@ -714,13 +691,15 @@ int attest_log_consistency(attest_log *log, uint64_t old_size, uint64_t size,
         return set_err(log, ATTEST_EINVAL, "no consistency proof from %llu to %llu (log has %llu)",
                        (unsigned long long)old_size, (unsigned long long)size,
                        (unsigned long long)attest_log_count(log));
-    int rc = attest_merkle_prove_consistency(old_size, size, attest_logindex_hash, log->ix, proof, len);
+    int rc =
+        attest_merkle_prove_consistency(old_size, size, attest_logindex_hash, log->ix, proof, len);
     if (!rc) rc = attest_log_root(log, old_size, r1);
     if (!rc) rc = attest_log_root(log, size, r2);
     if (rc) return log->err[0] ? rc : set_err(log, rc, "proof: %s", attest_strerror(rc));
     if (attest_merkle_verify_consistency(old_size, size, r1, r2, proof[0], *len) != 0)
-        return set_err(log, ATTEST_ECORRUPT, "the tree cache is inconsistent; delete %s.tree and %s.idx",
-                       log->path, log->path);
+        return set_err(log, ATTEST_ECORRUPT,
+                       "the tree cache is inconsistent; delete %s.tree and %s.idx", log->path,
+                       log->path);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "attest/error.h"
 #include "attest/merkle.h"
+#include "format/io.h"
 #include "format/logindex.h"
 
 #define HEADER 16
@@ -33,34 +34,6 @@ struct attest_logindex {
     size_t thash_n, thash_cap;
 };
 
-static int full_pwrite(int fd, const void *buf, size_t len, uint64_t at)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t w = pwrite(fd, p, len, (off_t)at);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        len -= (size_t)w;
-        at += (uint64_t)w;
-    }
-    return 0;
-}
-
-static int full_pread(int fd, void *buf, size_t len, uint64_t at)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t r = pread(fd, p, len, (off_t)at);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        len -= (size_t)r;
-        at += (uint64_t)r;
-    }
-    return 0;
-}
-
 /* Opens one cache file; returns the number of whole entries, or -1 for "unusable". */
 static int64_t open_cache(int *fd, const char *path, const uint8_t magic[8], size_t entry,
                           int writable)
@@ -72,10 +45,10 @@ static int64_t open_cache(int *fd, const char *path, const uint8_t magic[8], siz
     if (st.st_size == 0 && writable) {
         memcpy(hdr, magic, 8);
         hdr[8] = 1;
-        if (full_pwrite(*fd, hdr, HEADER, 0) != 0) goto unusable;
+        if (attest_io_pwrite(*fd, hdr, HEADER, 0) != 0) goto unusable;
         return 0;
     }
-    if (st.st_size < HEADER || full_pread(*fd, hdr, HEADER, 0) != 0 ||
+    if (st.st_size < HEADER || attest_io_pread(*fd, hdr, HEADER, 0) != 0 ||
         memcmp(hdr, magic, 8) != 0 || hdr[8] != 1)
         goto unusable;
     return (int64_t)(((uint64_t)st.st_size - HEADER) / entry);
@@ -85,7 +58,7 @@ unusable:
         memcpy(hdr, magic, 8);
         hdr[8] = 1;
         memset(hdr + 9, 0, HEADER - 9);
-        if (full_pwrite(*fd, hdr, HEADER, 0) == 0) return 0;
+        if (attest_io_pwrite(*fd, hdr, HEADER, 0) == 0) return 0;
     }
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -111,7 +84,8 @@ int attest_logindex_open(attest_logindex **out, const char *log_path, int writab
     uint64_t n = 0;
     if (n_idx > 0 && n_hash > 0) {
         n = (uint64_t)n_idx;
-        while (n > 0 && attest_merkle_stored_count(n) > (uint64_t)n_hash) n--;
+        while (n > 0 && attest_merkle_stored_count(n) > (uint64_t)n_hash)
+            n--;
     }
     if (ix->idx_fd < 0 || ix->tree_fd < 0) n = 0;
     ix->n_file = ix->n = n;
@@ -153,7 +127,8 @@ int attest_logindex_shrink(attest_logindex *ix, uint64_t n)
     ix->thash_n = 0;
     if (ix->writable && ix->idx_fd >= 0 && ix->tree_fd >= 0) {
         if (ftruncate(ix->idx_fd, (off_t)(HEADER + 8 * ix->n_file)) != 0 ||
-            ftruncate(ix->tree_fd, (off_t)(HEADER + 32 * attest_merkle_stored_count(ix->n_file))) != 0)
+            ftruncate(ix->tree_fd, (off_t)(HEADER + 32 * attest_merkle_stored_count(ix->n_file))) !=
+                0)
             return ATTEST_EIO;
     }
     return 0;
@@ -172,7 +147,8 @@ int attest_logindex_push(attest_logindex *ix, uint64_t offset, const uint8_t (*s
     }
     if (ix->thash_n + n_stored > ix->thash_cap) {
         size_t cap = ix->thash_cap ? ix->thash_cap * 2 : 2048;
-        while (cap < ix->thash_n + n_stored) cap *= 2;
+        while (cap < ix->thash_n + n_stored)
+            cap *= 2;
         uint8_t(*nh)[32] = realloc(ix->thash, cap * sizeof *nh);
         if (!nh) return ATTEST_ENOMEM;
         ix->thash = nh;
@@ -188,7 +164,8 @@ int attest_logindex_push(attest_logindex *ix, uint64_t offset, const uint8_t (*s
 static uint64_t get64(const uint8_t *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -200,7 +177,7 @@ int attest_logindex_offset(attest_logindex *ix, uint64_t index, uint64_t *offset
         return 0;
     }
     uint8_t b[8];
-    if (full_pread(ix->idx_fd, b, 8, HEADER + 8 * index) != 0) return ATTEST_EIO;
+    if (attest_io_pread(ix->idx_fd, b, 8, HEADER + 8 * index) != 0) return ATTEST_EIO;
     *offset = get64(b);
     return 0;
 }
@@ -214,7 +191,7 @@ int attest_logindex_hash(void *ctx, uint64_t index, uint8_t out[32])
         memcpy(out, ix->thash[index - in_file], 32);
         return 0;
     }
-    return full_pread(ix->tree_fd, out, 32, HEADER + 32 * index) == 0 ? 0 : ATTEST_EIO;
+    return attest_io_pread(ix->tree_fd, out, 32, HEADER + 32 * index) == 0 ? 0 : ATTEST_EIO;
 }
 
 int attest_logindex_flush(attest_logindex *ix, int sync)
@@ -224,10 +201,11 @@ int attest_logindex_flush(attest_logindex *ix, int sync)
     uint8_t *offs = malloc(k * 8 + 1);
     if (!offs) return ATTEST_ENOMEM;
     for (size_t i = 0; i < k; i++)
-        for (int b = 0; b < 8; b++) offs[8 * i + b] = (uint8_t)(ix->toff[i] >> (8 * b));
+        for (int b = 0; b < 8; b++)
+            offs[8 * i + b] = (uint8_t)(ix->toff[i] >> (8 * b));
     uint64_t h0 = attest_merkle_stored_count(ix->n_file);
-    int failed = full_pwrite(ix->idx_fd, offs, k * 8, HEADER + 8 * ix->n_file) != 0 ||
-                 full_pwrite(ix->tree_fd, ix->thash, ix->thash_n * 32, HEADER + 32 * h0) != 0;
+    int failed = attest_io_pwrite(ix->idx_fd, offs, k * 8, HEADER + 8 * ix->n_file) != 0 ||
+                 attest_io_pwrite(ix->tree_fd, ix->thash, ix->thash_n * 32, HEADER + 32 * h0) != 0;
     free(offs);
     if (!failed && sync) failed = fsync(ix->idx_fd) != 0 || fsync(ix->tree_fd) != 0;
     if (failed) {

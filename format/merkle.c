@@ -270,9 +270,8 @@ static int same_hash(const uint8_t a[ATTEST_HASH_SIZE], const uint8_t b[ATTEST_H
 }
 
 int attest_merkle_verify_inclusion(uint64_t index, uint64_t size,
-                                   const uint8_t leaf[ATTEST_HASH_SIZE],
-                                   const uint8_t *proof, size_t len,
-                                   const uint8_t root[ATTEST_HASH_SIZE])
+                                   const uint8_t leaf[ATTEST_HASH_SIZE], const uint8_t *proof,
+                                   size_t len, const uint8_t root[ATTEST_HASH_SIZE])
 {
     uint8_t r[ATTEST_HASH_SIZE];
     uint64_t fn, sn;
@@ -304,8 +303,8 @@ int attest_merkle_verify_inclusion(uint64_t index, uint64_t size,
 
 int attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
                                      const uint8_t old_root[ATTEST_HASH_SIZE],
-                                     const uint8_t root[ATTEST_HASH_SIZE],
-                                     const uint8_t *proof, size_t len)
+                                     const uint8_t root[ATTEST_HASH_SIZE], const uint8_t *proof,
+                                     size_t len)
 {
     uint8_t empty[ATTEST_HASH_SIZE], fr[ATTEST_HASH_SIZE], sr[ATTEST_HASH_SIZE];
     const uint8_t *c;

@@ -13,6 +13,7 @@
 
 #include "attest/error.h"
 #include "format/record.h"
+#include "format/text.h"
 
 enum ftype {
     F_STR,     /* any string */
@@ -41,43 +42,76 @@ struct rtype {
     int (*extra)(const json_t *rec, uint64_t index, char *err, size_t errsz);
 };
 
-#define TIME_FIELD {"time", F_TIME, 0}
-#define END_FIELDS {NULL, F_STR, 0}
+#define TIME_FIELD                                                                                 \
+    {                                                                                              \
+        "time", F_TIME, 0                                                                          \
+    }
+#define END_FIELDS                                                                                 \
+    {                                                                                              \
+        NULL, F_STR, 0                                                                             \
+    }
 
-static const struct field run_fields[] = {
-    {"type", F_NAME, 1},          {"run_id", F_RUNID, 1},   {"version", F_NAME, 1},
-    {"origin", F_NAME, 1},        {"public_key", F_NAME, 1}, {"config", F_OBJ, 1},
-    {"replay", F_OBJ, 0},         TIME_FIELD,                END_FIELDS};
+static const struct field run_fields[] = {{"type", F_NAME, 1},
+                                          {"run_id", F_RUNID, 1},
+                                          {"version", F_NAME, 1},
+                                          {"origin", F_NAME, 1},
+                                          {"public_key", F_NAME, 1},
+                                          {"config", F_OBJ, 1},
+                                          {"replay", F_OBJ, 0},
+                                          TIME_FIELD,
+                                          END_FIELDS};
 
-static const struct field code_fields[] = {
-    {"type", F_NAME, 1},       {"commit", F_GITOID, 1}, {"dirty", F_BOOL, 1},
-    {"tree", F_GITOID, 0},     {"branch", F_STR, 0},    {"remotes", F_ARR, 0},
-    {"diff_sha256", F_SHA256, 0}, {"path", F_STR, 0},   TIME_FIELD,
-    END_FIELDS};
+static const struct field code_fields[] = {{"type", F_NAME, 1},
+                                           {"commit", F_GITOID, 1},
+                                           {"dirty", F_BOOL, 1},
+                                           {"tree", F_GITOID, 0},
+                                           {"branch", F_STR, 0},
+                                           {"remotes", F_ARR, 0},
+                                           {"diff_sha256", F_SHA256, 0},
+                                           {"path", F_STR, 0},
+                                           TIME_FIELD,
+                                           END_FIELDS};
 
-static const struct field init_fields[] = {
-    {"type", F_NAME, 1},         {"seed", F_UINT, 1},
-    {"initializer", F_NAME, 1},  {"initializer_version", F_STR, 0},
-    {"checkpoint_sha256", F_SHA256, 0}, {"data_seed", F_UINT, 0},
-    TIME_FIELD,                  END_FIELDS};
+static const struct field init_fields[] = {{"type", F_NAME, 1},
+                                           {"seed", F_UINT, 1},
+                                           {"initializer", F_NAME, 1},
+                                           {"initializer_version", F_STR, 0},
+                                           {"checkpoint_sha256", F_SHA256, 0},
+                                           {"data_seed", F_UINT, 0},
+                                           TIME_FIELD,
+                                           END_FIELDS};
 
-static const struct field shard_fields[] = {
-    {"type", F_NAME, 1},          {"id", F_UINT, 1},          {"name", F_NAME, 1},
-    {"size", F_UINT, 1},          {"sha256", F_SHA256, 1},    {"layout", F_NAME, 1},
-    {"samples", F_UINT, 1},       {"compression", F_NAME, 0}, {"content_size", F_UINT, 0},
-    {"content_sha256", F_SHA256, 0}, TIME_FIELD,              END_FIELDS};
+static const struct field shard_fields[] = {{"type", F_NAME, 1},
+                                            {"id", F_UINT, 1},
+                                            {"name", F_NAME, 1},
+                                            {"size", F_UINT, 1},
+                                            {"sha256", F_SHA256, 1},
+                                            {"layout", F_NAME, 1},
+                                            {"samples", F_UINT, 1},
+                                            {"compression", F_NAME, 0},
+                                            {"content_size", F_UINT, 0},
+                                            {"content_sha256", F_SHA256, 0},
+                                            TIME_FIELD,
+                                            END_FIELDS};
 
-static const struct field step_fields[] = {
-    {"type", F_NAME, 1},          {"step", F_UINT, 1},         {"batch", F_ARR, 1},
-    {"batch_sha256", F_SHA256, 1}, {"lr", F_NUMNULL, 1},       {"lr_bits", F_BITS, 1},
-    {"loss", F_NUMNULL, 1},       {"loss_bits", F_BITS, 1},    {"grad_norm", F_NUMNULL, 0},
-    {"grad_norm_bits", F_BITS, 0}, {"user", F_OBJ, 0},         TIME_FIELD,
-    END_FIELDS};
+static const struct field step_fields[] = {{"type", F_NAME, 1},
+                                           {"step", F_UINT, 1},
+                                           {"batch", F_ARR, 1},
+                                           {"batch_sha256", F_SHA256, 1},
+                                           {"lr", F_NUMNULL, 1},
+                                           {"lr_bits", F_BITS, 1},
+                                           {"loss", F_NUMNULL, 1},
+                                           {"loss_bits", F_BITS, 1},
+                                           {"grad_norm", F_NUMNULL, 0},
+                                           {"grad_norm_bits", F_BITS, 0},
+                                           {"user", F_OBJ, 0},
+                                           TIME_FIELD,
+                                           END_FIELDS};
 
 static const struct field checkpoint_fields[] = {
-    {"type", F_NAME, 1},     {"step", F_UINT, 1},    {"sha256", F_SHA256, 1},
-    {"size", F_UINT, 1},     {"name", F_STR, 0},     {"tensors", F_ARR, 1},
-    TIME_FIELD,              END_FIELDS};
+    {"type", F_NAME, 1}, {"step", F_UINT, 1}, {"sha256", F_SHA256, 1},
+    {"size", F_UINT, 1}, {"name", F_STR, 0},  {"tensors", F_ARR, 1},
+    TIME_FIELD,          END_FIELDS};
 
 static const struct field seal_fields[] = {
     {"type", F_NAME, 1}, {"size", F_UINT, 1}, {"checkpoint", F_NAME, 1},
@@ -88,20 +122,6 @@ static const struct field end_fields[] = {
 
 static const struct field note_fields[] = {
     {"type", F_NAME, 1}, {"text", F_NAME, 1}, TIME_FIELD, END_FIELDS};
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return ATTEST_EFORMAT;
-}
 
 static int is_lower_hex(const char *s, size_t want)
 {
@@ -137,7 +157,8 @@ static int is_utc_time(const char *s)
     const char *p = s + 19;
     if (*p == '.') {
         int n = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++) n++;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            n++;
         if (n < 1 || n > 9) return 0;
     }
     return p[0] == 'Z' && p[1] == '\0';
@@ -164,32 +185,51 @@ int attest_record_bits(const char *hex, double *value)
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
 static const char *ftype_want(enum ftype t)
 {
     switch (t) {
-    case F_STR: return "a string";
-    case F_NAME: return "a non-empty string";
-    case F_SHA256: return "64 lowercase hex digits (SHA-256)";
-    case F_GITOID: return "40 or 64 lowercase hex digits (git object id)";
-    case F_RUNID: return "32 lowercase hex digits";
-    case F_UINT: return "an integer >= 0";
-    case F_NUMNULL: return "a number or null";
-    case F_BITS: return "8 or 16 lowercase hex digits (IEEE-754 bits)";
-    case F_BOOL: return "true or false";
-    case F_OBJ: return "an object";
-    case F_ARR: return "an array";
-    case F_TIME: return "an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.f]Z)";
+    case F_STR:
+        return "a string";
+    case F_NAME:
+        return "a non-empty string";
+    case F_SHA256:
+        return "64 lowercase hex digits (SHA-256)";
+    case F_GITOID:
+        return "40 or 64 lowercase hex digits (git object id)";
+    case F_RUNID:
+        return "32 lowercase hex digits";
+    case F_UINT:
+        return "an integer >= 0";
+    case F_NUMNULL:
+        return "a number or null";
+    case F_BITS:
+        return "8 or 16 lowercase hex digits (IEEE-754 bits)";
+    case F_BOOL:
+        return "true or false";
+    case F_OBJ:
+        return "an object";
+    case F_ARR:
+        return "an array";
+    case F_TIME:
+        return "an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.f]Z)";
     }
     return "?";
 }
@@ -198,18 +238,30 @@ static int type_ok(enum ftype t, const json_t *v)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
     switch (t) {
-    case F_STR: return s != NULL;
-    case F_NAME: return s && *s;
-    case F_SHA256: return s && is_lower_hex(s, 64);
-    case F_GITOID: return s && (is_lower_hex(s, 40) || is_lower_hex(s, 64));
-    case F_RUNID: return s && is_lower_hex(s, 32);
-    case F_UINT: return json_is_integer(v) && json_integer_value(v) >= 0;
-    case F_NUMNULL: return json_is_number(v) || json_is_null(v);
-    case F_BITS: return s && (is_lower_hex(s, 8) || is_lower_hex(s, 16));
-    case F_BOOL: return json_is_boolean(v);
-    case F_OBJ: return json_is_object(v);
-    case F_ARR: return json_is_array(v);
-    case F_TIME: return s && is_utc_time(s);
+    case F_STR:
+        return s != NULL;
+    case F_NAME:
+        return s && *s;
+    case F_SHA256:
+        return s && is_lower_hex(s, 64);
+    case F_GITOID:
+        return s && (is_lower_hex(s, 40) || is_lower_hex(s, 64));
+    case F_RUNID:
+        return s && is_lower_hex(s, 32);
+    case F_UINT:
+        return json_is_integer(v) && json_integer_value(v) >= 0;
+    case F_NUMNULL:
+        return json_is_number(v) || json_is_null(v);
+    case F_BITS:
+        return s && (is_lower_hex(s, 8) || is_lower_hex(s, 16));
+    case F_BOOL:
+        return json_is_boolean(v);
+    case F_OBJ:
+        return json_is_object(v);
+    case F_ARR:
+        return json_is_array(v);
+    case F_TIME:
+        return s && is_utc_time(s);
     }
     return 0;
 }
@@ -222,25 +274,30 @@ static int check_float(const json_t *rec, const char *name, const char *bits_nam
     const json_t *bits = json_object_get(rec, bits_name);
     if (!num && !bits) return 0;
     if (!num || !bits)
-        return fail(err, errsz, "record %llu: field \"%s\" needs \"%s\" beside it",
-                    (unsigned long long)index, num ? name : bits_name, num ? bits_name : name);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT, "record %llu: field \"%s\" needs \"%s\" beside it",
+            (unsigned long long)index, num ? name : bits_name, num ? bits_name : name);
     const char *hex = json_string_value(bits);
     double exact;
     attest_record_bits(hex, &exact);
     if (!isfinite(exact)) {
         if (!json_is_null(num))
-            return fail(err, errsz, "record %llu: field \"%s\" must be null: \"%s\" is %s",
-                        (unsigned long long)index, name, bits_name, isnan(exact) ? "NaN" : "infinite");
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT, "record %llu: field \"%s\" must be null: \"%s\" is %s",
+                (unsigned long long)index, name, bits_name, isnan(exact) ? "NaN" : "infinite");
         return 0;
     }
     if (json_is_null(num))
-        return fail(err, errsz, "record %llu: field \"%s\" is null but \"%s\" is finite",
-                    (unsigned long long)index, name, bits_name);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: field \"%s\" is null but \"%s\" is finite",
+                                (unsigned long long)index, name, bits_name);
     double v = json_number_value(num);
     int same = strlen(hex) == 8 ? (float)v == (float)exact : v == exact;
     if (!same)
-        return fail(err, errsz, "record %llu: field \"%s\" (%.17g) does not equal \"%s\" (%s = %.17g)",
-                    (unsigned long long)index, name, v, bits_name, hex, exact);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu: field \"%s\" (%.17g) does not equal \"%s\" (%s = %.17g)",
+            (unsigned long long)index, name, v, bits_name, hex, exact);
     return 0;
 }
 
@@ -249,17 +306,20 @@ static int extra_code(const json_t *rec, uint64_t index, char *err, size_t errsz
     const json_t *remotes = json_object_get(rec, "remotes");
     size_t i;
     const json_t *r;
-    json_array_foreach(remotes, i, r) {
+    json_array_foreach(remotes, i, r)
+    {
         const json_t *name = json_object_get(r, "name"), *url = json_object_get(r, "url");
         if (!json_is_object(r) || json_object_size(r) != 2 || !json_is_string(name) ||
             !json_is_string(url))
-            return fail(err, errsz,
-                        "record %llu: field \"remotes\"[%zu]: expected {\"name\": string, \"url\": string}",
-                        (unsigned long long)index, i);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu: field \"remotes\"[%zu]: expected {\"name\": string, \"url\": string}",
+                (unsigned long long)index, i);
     }
     if (json_is_true(json_object_get(rec, "dirty")) && !json_object_get(rec, "diff_sha256"))
-        return fail(err, errsz, "record %llu: a dirty \"code\" record needs \"diff_sha256\"",
-                    (unsigned long long)index);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: a dirty \"code\" record needs \"diff_sha256\"",
+                                (unsigned long long)index);
     return 0;
 }
 
@@ -269,23 +329,27 @@ static int extra_shard(const json_t *rec, uint64_t index, char *err, size_t errs
 {
     const char *layout = json_string_value(json_object_get(rec, "layout"));
     int known = 0;
-    for (int i = 0; layouts[i]; i++) known |= strcmp(layout, layouts[i]) == 0;
+    for (int i = 0; layouts[i]; i++)
+        known |= strcmp(layout, layouts[i]) == 0;
     if (!known)
-        return fail(err, errsz,
-                    "record %llu: field \"layout\": unknown layout \"%s\" (bytes, tokens-u16le, "
-                    "tokens-u32le, jsonl)",
-                    (unsigned long long)index, layout);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu: field \"layout\": unknown layout \"%s\" (bytes, tokens-u16le, "
+            "tokens-u32le, jsonl)",
+            (unsigned long long)index, layout);
     const json_t *comp = json_object_get(rec, "compression");
     int zstd = comp != NULL;
     if (comp && strcmp(json_string_value(comp), "zstd") != 0)
-        return fail(err, errsz, "record %llu: field \"compression\": unknown \"%s\" (zstd)",
-                    (unsigned long long)index, json_string_value(comp));
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: field \"compression\": unknown \"%s\" (zstd)",
+                                (unsigned long long)index, json_string_value(comp));
     if (zstd != (json_object_get(rec, "content_sha256") != NULL) ||
         zstd != (json_object_get(rec, "content_size") != NULL))
-        return fail(err, errsz,
-                    "record %llu: \"content_sha256\" and \"content_size\" go with \"compression\", "
-                    "and only with it",
-                    (unsigned long long)index);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu: \"content_sha256\" and \"content_size\" go with \"compression\", "
+            "and only with it",
+            (unsigned long long)index);
     return 0;
 }
 
@@ -294,15 +358,17 @@ static int extra_step(const json_t *rec, uint64_t index, char *err, size_t errsz
     const json_t *batch = json_object_get(rec, "batch");
     size_t i;
     const json_t *ref;
-    json_array_foreach(batch, i, ref) {
+    json_array_foreach(batch, i, ref)
+    {
         int ok = json_is_array(ref) && json_array_size(ref) == 3;
         for (size_t k = 0; ok && k < 3; k++)
             ok = type_ok(F_UINT, json_array_get(ref, k));
         if (!ok || json_integer_value(json_array_get(ref, 2)) == 0)
-            return fail(err, errsz,
-                        "record %llu: field \"batch\"[%zu]: expected [shard id, first sample, "
-                        "count >= 1]",
-                        (unsigned long long)index, i);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu: field \"batch\"[%zu]: expected [shard id, first sample, "
+                "count >= 1]",
+                (unsigned long long)index, i);
     }
     int rc = check_float(rec, "lr", "lr_bits", index, err, errsz);
     if (!rc) rc = check_float(rec, "loss", "loss_bits", index, err, errsz);
@@ -315,7 +381,8 @@ static int extra_checkpoint(const json_t *rec, uint64_t index, char *err, size_t
     const json_t *tensors = json_object_get(rec, "tensors");
     size_t i;
     const json_t *t;
-    json_array_foreach(tensors, i, t) {
+    json_array_foreach(tensors, i, t)
+    {
         const json_t *shape = json_object_get(t, "shape");
         int ok = json_is_object(t) && json_object_size(t) == 4 &&
                  type_ok(F_NAME, json_object_get(t, "name")) &&
@@ -324,23 +391,20 @@ static int extra_checkpoint(const json_t *rec, uint64_t index, char *err, size_t
         for (size_t k = 0; ok && k < json_array_size(shape); k++)
             ok = type_ok(F_UINT, json_array_get(shape, k));
         if (!ok)
-            return fail(err, errsz,
-                        "record %llu: field \"tensors\"[%zu]: expected {\"name\", \"dtype\", "
-                        "\"shape\": [integers], \"sha256\"}",
-                        (unsigned long long)index, i);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu: field \"tensors\"[%zu]: expected {\"name\", \"dtype\", "
+                "\"shape\": [integers], \"sha256\"}",
+                (unsigned long long)index, i);
     }
     return 0;
 }
 
 static const struct rtype rtypes[] = {
-    {"run", run_fields, NULL},
-    {"code", code_fields, extra_code},
-    {"init", init_fields, NULL},
-    {"shard", shard_fields, extra_shard},
-    {"step", step_fields, extra_step},
-    {"checkpoint", checkpoint_fields, extra_checkpoint},
-    {"seal", seal_fields, NULL},
-    {"end", end_fields, NULL},
+    {"run", run_fields, NULL},         {"code", code_fields, extra_code},
+    {"init", init_fields, NULL},       {"shard", shard_fields, extra_shard},
+    {"step", step_fields, extra_step}, {"checkpoint", checkpoint_fields, extra_checkpoint},
+    {"seal", seal_fields, NULL},       {"end", end_fields, NULL},
     {"note", note_fields, NULL},
 };
 
@@ -355,32 +419,40 @@ static int check_schema(const json_t *rec, uint64_t index, char *err, size_t err
 {
     unsigned long long ix = (unsigned long long)index;
     const json_t *type = json_object_get(rec, "type");
-    if (!type) return fail(err, errsz, "record %llu: missing field \"type\"", ix);
+    if (!type)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: missing field \"type\"",
+                                ix);
     if (!json_is_string(type))
-        return fail(err, errsz, "record %llu: field \"type\": expected a string, got %s", ix,
-                    json_kind(type));
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: field \"type\": expected a string, got %s", ix,
+                                json_kind(type));
     const struct rtype *rt = NULL;
     for (size_t i = 0; i < sizeof rtypes / sizeof rtypes[0]; i++)
         if (strcmp(rtypes[i].name, json_string_value(type)) == 0) rt = &rtypes[i];
     if (!rt)
-        return fail(err, errsz,
-                    "record %llu: unknown type \"%s\" (run, code, init, shard, step, checkpoint, "
-                    "seal, end, note)",
-                    ix, json_string_value(type));
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu: unknown type \"%s\" (run, code, init, shard, step, checkpoint, "
+            "seal, end, note)",
+            ix, json_string_value(type));
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)rec, key, v) {
+    json_object_foreach((json_t *)rec, key, v)
+    {
         const struct field *f = find_field(rt->fields, key);
         if (!f)
-            return fail(err, errsz, "record %llu (%s): unknown field \"%s\"", ix, rt->name, key);
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu (%s): unknown field \"%s\"", ix, rt->name, key);
         if (!type_ok(f->type, v))
-            return fail(err, errsz, "record %llu (%s): field \"%s\": expected %s, got %s", ix,
-                        rt->name, key, ftype_want(f->type), json_kind(v));
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu (%s): field \"%s\": expected %s, got %s", ix,
+                                    rt->name, key, ftype_want(f->type), json_kind(v));
     }
     for (const struct field *f = rt->fields; f->name; f++)
         if (f->required && !json_object_get(rec, f->name))
-            return fail(err, errsz, "record %llu (%s): missing field \"%s\"", ix, rt->name,
-                        f->name);
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu (%s): missing field \"%s\"", ix, rt->name,
+                                    f->name);
     return rt->extra ? rt->extra(rec, index, err, errsz) : 0;
 }
 
@@ -389,22 +461,26 @@ int attest_record_parse(json_t **out, const void *data, size_t len, uint64_t ind
 {
     unsigned long long ix = (unsigned long long)index;
     *out = NULL;
-    if (len == 0) return fail(err, errsz, "record %llu: empty", ix);
+    if (len == 0) return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: empty", ix);
     if (len > ATTEST_RECORD_MAX)
-        return fail(err, errsz, "record %llu: %zu bytes, more than the limit of %u", ix, len,
-                    ATTEST_RECORD_MAX);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: %zu bytes, more than the limit of %u", ix, len,
+                                ATTEST_RECORD_MAX);
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++)
         if (p[i] < 0x20 || p[i] == 0x7f)
-            return fail(err, errsz, "record %llu: control byte 0x%02x at offset %zu", ix, p[i], i);
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu: control byte 0x%02x at offset %zu", ix, p[i], i);
     json_error_t je;
     json_t *rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!rec)
-        return fail(err, errsz, "record %llu: invalid JSON at byte %d: %s", ix, je.position,
-                    je.text);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: invalid JSON at byte %d: %s", ix, je.position,
+                                je.text);
     if (!json_is_object(rec)) {
         json_decref(rec);
-        return fail(err, errsz, "record %llu: expected a JSON object", ix);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: expected a JSON object",
+                                ix);
     }
     int rc = check_schema(rec, index, err, errsz);
     if (rc) {

@@ -13,6 +13,7 @@
 
 #include "attest/error.h"
 #include "format/record.h"
+#include "format/text.h"
 
 struct shard {
     uint64_t id;
@@ -28,19 +29,6 @@ struct attest_rules {
     size_t n_shards, cap_shards;
     attest_checkpoint seal;
 };
-
-static int fail(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return ATTEST_EFORMAT;
-}
 
 int attest_rules_new(attest_rules **out)
 {
@@ -62,8 +50,10 @@ static size_t shard_pos(const attest_rules *st, uint64_t id)
     size_t lo = 0, hi = st->n_shards;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (st->shards[mid].id < id) lo = mid + 1;
-        else hi = mid;
+        if (st->shards[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -87,10 +77,13 @@ static int check_run(attest_rules *st, const json_t *rec, char *err, size_t errs
     const char *origin = json_string_value(json_object_get(rec, "origin"));
     int rc = attest_verifier_parse(&v, vkey, why, sizeof why);
     if (rc == ATTEST_ENOMEM) return rc;
-    if (rc) return fail(err, errsz, "record 0 (run): field \"public_key\": %s", why);
+    if (rc)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record 0 (run): field \"public_key\": %s", why);
     if (strcmp(attest_verifier_name(v), origin) != 0) {
-        rc = fail(err, errsz, "record 0 (run): origin \"%s\" is not the key name \"%s\"", origin,
-                  attest_verifier_name(v));
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                              "record 0 (run): origin \"%s\" is not the key name \"%s\"", origin,
+                              attest_verifier_name(v));
         attest_verifier_free(v);
         return rc;
     }
@@ -104,30 +97,35 @@ static int check_step(attest_rules *st, uint64_t index, const json_t *rec, char 
     unsigned long long ix = (unsigned long long)index;
     uint64_t step = uint_field(rec, "step");
     if (!st->sum.have_init)
-        return fail(err, errsz, "record %llu (step %llu): no \"init\" record before the first step",
-                    ix, (unsigned long long)step);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu (step %llu): no \"init\" record before the first step",
+                                ix, (unsigned long long)step);
     if (st->any_step && step <= st->sum.last_step)
-        return fail(err, errsz,
-                    "record %llu (step %llu): step numbers must increase (previous step %llu)", ix,
-                    (unsigned long long)step, (unsigned long long)st->sum.last_step);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu (step %llu): step numbers must increase (previous step %llu)", ix,
+            (unsigned long long)step, (unsigned long long)st->sum.last_step);
     size_t i;
     const json_t *ref;
-    json_array_foreach(json_object_get(rec, "batch"), i, ref) {
+    json_array_foreach(json_object_get(rec, "batch"), i, ref)
+    {
         uint64_t id = (uint64_t)json_integer_value(json_array_get(ref, 0));
         uint64_t first = (uint64_t)json_integer_value(json_array_get(ref, 1));
         uint64_t count = (uint64_t)json_integer_value(json_array_get(ref, 2));
         const struct shard *sh = find_shard(st, id);
         if (!sh)
-            return fail(err, errsz,
-                        "record %llu (step %llu): batch[%zu] uses shard %llu, not recorded before",
-                        ix, (unsigned long long)step, i, (unsigned long long)id);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu (step %llu): batch[%zu] uses shard %llu, not recorded before", ix,
+                (unsigned long long)step, i, (unsigned long long)id);
         if (first > sh->samples || count > sh->samples - first)
-            return fail(err, errsz,
-                        "record %llu (step %llu): batch[%zu] samples %llu..%llu are past the end of "
-                        "shard %llu (%llu samples)",
-                        ix, (unsigned long long)step, i, (unsigned long long)first,
-                        (unsigned long long)(first + count - 1), (unsigned long long)id,
-                        (unsigned long long)sh->samples);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu (step %llu): batch[%zu] samples %llu..%llu are past the end of "
+                "shard %llu (%llu samples)",
+                ix, (unsigned long long)step, i, (unsigned long long)first,
+                (unsigned long long)(first + count - 1), (unsigned long long)id,
+                (unsigned long long)sh->samples);
     }
     return 0;
 }
@@ -138,8 +136,10 @@ static int check_seal(attest_rules *st, uint64_t index, const json_t *rec, char 
     char why[200];
     char *text = NULL;
     if (uint_field(rec, "size") != index)
-        return fail(err, errsz, "record %llu (seal): field \"size\" is %llu, must be its index %llu",
-                    ix, (unsigned long long)uint_field(rec, "size"), ix);
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu (seal): field \"size\" is %llu, must be its index %llu", ix,
+            (unsigned long long)uint_field(rec, "size"), ix);
     const char *note = json_string_value(json_object_get(rec, "checkpoint"));
     int rc = attest_note_open(note, strlen(note), st->key, &text, why, sizeof why);
     if (rc == ATTEST_EVERIFY) {
@@ -147,39 +147,52 @@ static int check_seal(attest_rules *st, uint64_t index, const json_t *rec, char 
         return rc;
     }
     if (rc == ATTEST_ENOMEM) return rc;
-    if (rc) return fail(err, errsz, "record %llu (seal): checkpoint: %s", ix, why);
+    if (rc)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu (seal): checkpoint: %s",
+                                ix, why);
     rc = attest_checkpoint_parse(text, strlen(text), &st->seal, why, sizeof why);
     free(text);
-    if (rc) return fail(err, errsz, "record %llu (seal): checkpoint: %s", ix, why);
+    if (rc)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu (seal): checkpoint: %s",
+                                ix, why);
     if (strcmp(st->seal.origin, attest_verifier_name(st->key)) != 0)
-        return fail(err, errsz, "record %llu (seal): checkpoint origin \"%s\" is not the run's \"%s\"",
-                    ix, st->seal.origin, attest_verifier_name(st->key));
+        return attest_text_fail(
+            err, errsz, ATTEST_EFORMAT,
+            "record %llu (seal): checkpoint origin \"%s\" is not the run's \"%s\"", ix,
+            st->seal.origin, attest_verifier_name(st->key));
     if (st->seal.size != index)
-        return fail(err, errsz, "record %llu (seal): checkpoint size %llu, must be %llu", ix,
-                    (unsigned long long)st->seal.size, ix);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu (seal): checkpoint size %llu, must be %llu", ix,
+                                (unsigned long long)st->seal.size, ix);
     return 0;
 }
 
-int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char *err,
-                       size_t errsz)
+int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char *err, size_t errsz)
 {
     unsigned long long ix = (unsigned long long)index;
     const char *type = attest_record_type(rec);
     int is_run = strcmp(type, "run") == 0;
     if (index == 0 && !is_run)
-        return fail(err, errsz, "record 0: the first record must be \"run\", not \"%s\"", type);
-    if (index != 0 && is_run) return fail(err, errsz, "record %llu: a second \"run\" record", ix);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record 0: the first record must be \"run\", not \"%s\"", type);
+    if (index != 0 && is_run)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: a second \"run\" record",
+                                ix);
     if (is_run) return check_run(st, rec, err, errsz);
     if (st->sum.have_end && strcmp(type, "seal") != 0)
-        return fail(err, errsz, "record %llu (%s): only seals may follow \"end\"", ix, type);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu (%s): only seals may follow \"end\"", ix, type);
     if (strcmp(type, "init") == 0) {
         // Steps need an init before them, so an init after a step is always a second one.
-        if (st->sum.have_init) return fail(err, errsz, "record %llu: a second \"init\" record", ix);
+        if (st->sum.have_init)
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu: a second \"init\" record", ix);
     } else if (strcmp(type, "shard") == 0) {
         uint64_t id = uint_field(rec, "id");
         if (find_shard(st, id))
-            return fail(err, errsz, "record %llu (shard): shard id %llu is already recorded", ix,
-                        (unsigned long long)id);
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu (shard): shard id %llu is already recorded", ix,
+                                    (unsigned long long)id);
         if (st->n_shards == st->cap_shards) {
             size_t cap = st->cap_shards ? st->cap_shards * 2 : 64;
             struct shard *ns = realloc(st->shards, cap * sizeof *ns);
@@ -193,16 +206,19 @@ int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char
         uint64_t step = uint_field(rec, "step");
         uint64_t last = st->any_step ? st->sum.last_step : 0;
         if (step > last)
-            return fail(err, errsz,
-                        "record %llu (checkpoint): step %llu is after the last recorded step %llu",
-                        ix, (unsigned long long)step, (unsigned long long)last);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu (checkpoint): step %llu is after the last recorded step %llu", ix,
+                (unsigned long long)step, (unsigned long long)last);
     } else if (strcmp(type, "seal") == 0) {
         return check_seal(st, index, rec, err, errsz);
     } else if (strcmp(type, "end") == 0) {
         uint64_t steps = uint_field(rec, "steps");
         if (steps != st->sum.steps)
-            return fail(err, errsz, "record %llu (end): \"steps\" is %llu but %llu steps were recorded",
-                        ix, (unsigned long long)steps, (unsigned long long)st->sum.steps);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu (end): \"steps\" is %llu but %llu steps were recorded", ix,
+                (unsigned long long)steps, (unsigned long long)st->sum.steps);
     }
     return 0;
 }

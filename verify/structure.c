@@ -63,8 +63,8 @@ static int check_key(attest_report *r, const attest_rules *rules, const attest_v
         attest_verifier_text(run, &a);
         attest_verifier_text(key, &b);
         int rc = failure(r, ATTEST_EVERIFY, 0, ATTEST_LOG_HEADER_SIZE,
-                         "record 0 (run): the log's key %s is not the key given (%s)",
-                         a ? a : "?", b ? b : "?");
+                         "record 0 (run): the log's key %s is not the key given (%s)", a ? a : "?",
+                         b ? b : "?");
         free(a);
         free(b);
         return rc;
@@ -197,7 +197,8 @@ int attest_verify_log(attest_report **out, const char *path, const attest_verifi
         return ATTEST_ENOMEM;
     }
     if (!key) return failure(r, ATTEST_EINVAL, -1, -1, "no verifier key");
-    if (sodium_init() < 0) return failure(r, ATTEST_ECRYPTO, -1, -1, "libsodium failed to initialise");
+    if (sodium_init() < 0)
+        return failure(r, ATTEST_ECRYPTO, -1, -1, "libsodium failed to initialise");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return failure(r, errno == ENOENT ? ATTEST_ENOTFOUND : ATTEST_EIO, -1, -1, "%s: %s", path,
@@ -230,7 +231,8 @@ int attest_report_json(const attest_report *r, char **out)
     return *out ? 0 : ATTEST_ENOMEM;
 }
 
-static void add(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void add(char **buf, size_t *len, const char *fmt, ...)
 {
@@ -266,15 +268,16 @@ int attest_report_text(const attest_report *r, char **out)
     if (json_object_get(r->obj, "records")) {
         add(&buf, &len, "records   %lld", (long long)num(r, "records"));
         const char *sep = " (";
-        json_object_foreach(json_object_get(r->obj, "counts"), key, v) {
+        json_object_foreach(json_object_get(r->obj, "counts"), key, v)
+        {
             add(&buf, &len, "%s%lld %s", sep, (long long)json_integer_value(v), key);
             sep = ", ";
         }
         add(&buf, &len, "%s\n", json_object_size(json_object_get(r->obj, "counts")) ? ")" : "");
     }
     if (num(r, "seals"))
-        add(&buf, &len, "seals     %lld; the last signs tree size %lld\n", (long long)num(r, "seals"),
-            (long long)num(r, "sealed"));
+        add(&buf, &len, "seals     %lld; the last signs tree size %lld\n",
+            (long long)num(r, "seals"), (long long)num(r, "sealed"));
     if (json_object_get(r->obj, "unsealed") && num(r, "unsealed"))
         add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
             (long long)num(r, "unsealed"));

@@ -20,7 +20,8 @@ int main(int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s/step-3.safetensors", argv[1]);
 
     unsigned char data[4096];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 7);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7);
     FILE *f = fopen(shard, "wb");
     if (!f || fwrite(data, 1, sizeof data, f) != sizeof data || fclose(f)) return 2;
 
@@ -53,7 +54,9 @@ int main(int argc, char **argv)
     attest_run_end(run, "finished");
 
     int rc = attest_run_close(run, msg, sizeof msg, NULL);
-    if (rc) fprintf(stderr, "attest: %s\n", msg);
-    else printf("recorded %s\n", log);
+    if (rc)
+        fprintf(stderr, "attest: %s\n", msg);
+    else
+        printf("recorded %s\n", log);
     return rc ? 1 : 0;
 }

@@ -32,16 +32,17 @@ int main(int argc, char **argv)
     if (attest_signer_from_seed(&s, "example.com/ml-training-log", seed) != 0) return 1;
     attest_signer_vkey(s, &vkey);
 
-    json_t *run = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}}", "type", "run",
-                            "run_id", "00112233445566778899aabbccddeeff", "version", "0.1.0",
-                            "origin", attest_signer_name(s), "public_key", vkey, "config", "model",
+    json_t *run = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i}}", "type", "run", "run_id",
+                            "00112233445566778899aabbccddeeff", "version", "0.1.0", "origin",
+                            attest_signer_name(s), "public_key", vkey, "config", "model",
                             "gpt-tiny", "layers", 2, "steps", 2);
     char *run_text = json_dumps(run, JSON_COMPACT);
     json_decref(run);
     // NULL marks a seal of every record before it.
     const char *const records[] = {
         run_text,
-        "{\"type\":\"code\",\"commit\":\"4b825dc642cb6eb9a060e54bf8d69288fbee4904\",\"dirty\":false,"
+        "{\"type\":\"code\",\"commit\":\"4b825dc642cb6eb9a060e54bf8d69288fbee4904\",\"dirty\":"
+        "false,"
         "\"branch\":\"main\"}",
         "{\"type\":\"note\",\"text\":\"example run\"}",
         "{\"type\":\"init\",\"seed\":42,\"initializer\":\"attest-gpt/1\",\"checkpoint_sha256\":\"" Z
@@ -75,8 +76,8 @@ int main(int argc, char **argv)
             attest_merkle_frontier_root(&fr, root);
             attest_checkpoint_format(attest_signer_name(s), fr.size, root, &text);
             attest_signer_sign(s, text, strlen(text), &note);
-            json_t *seal = json_pack("{s:s, s:I, s:s}", "type", "seal", "size",
-                                     (json_int_t)fr.size, "checkpoint", note);
+            json_t *seal = json_pack("{s:s, s:I, s:s}", "type", "seal", "size", (json_int_t)fr.size,
+                                     "checkpoint", note);
             rec = seal_text = json_dumps(seal, JSON_COMPACT);
             json_decref(seal);
             free(text);

@@ -27,8 +27,8 @@ ATTEST_API int attest_sha256(const void *data, size_t len, uint8_t out[32]);
  * names the file and the failure; a file shorter than offset + len is an
  * error), ATTEST_ECRYPTO.
  */
-ATTEST_API int attest_sha256_file(const char *path, uint64_t offset, uint64_t len,
-                                  uint8_t out[32], uint64_t *size, char *err, size_t errsz);
+ATTEST_API int attest_sha256_file(const char *path, uint64_t offset, uint64_t len, uint8_t out[32],
+                                  uint64_t *size, char *err, size_t errsz);
 
 /* Lowercase hex of a 32-byte digest into out (65 bytes with the NUL). */
 ATTEST_API void attest_sha256_hex(const uint8_t digest[32], char out[65]);

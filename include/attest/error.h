@@ -17,17 +17,17 @@ extern "C" {
 
 enum attest_error {
     ATTEST_OK = 0,
-    ATTEST_ENOMEM = -1,      /* out of memory */
-    ATTEST_EINVAL = -2,      /* invalid argument passed by the caller */
-    ATTEST_EIO = -3,         /* operating-system I/O failure (see errmsg) */
-    ATTEST_EFORMAT = -4,     /* malformed input: syntax, schema or order rule */
-    ATTEST_ECORRUPT = -5,    /* stored bytes damaged: bad frame, checksum */
-    ATTEST_EVERIFY = -6,     /* checked, and it is wrong (signature, proof, root) */
-    ATTEST_ELOCKED = -7,     /* another writer holds the log */
-    ATTEST_ENOTFOUND = -8,   /* no such record, seal, file or key */
-    ATTEST_EEXIST = -9,      /* the file to be created already exists */
-    ATTEST_EVERSION = -10,   /* a format version this build does not read */
-    ATTEST_ECRYPTO = -11     /* the crypto library failed to initialise */
+    ATTEST_ENOMEM = -1,    /* out of memory */
+    ATTEST_EINVAL = -2,    /* invalid argument passed by the caller */
+    ATTEST_EIO = -3,       /* operating-system I/O failure (see errmsg) */
+    ATTEST_EFORMAT = -4,   /* malformed input: syntax, schema or order rule */
+    ATTEST_ECORRUPT = -5,  /* stored bytes damaged: bad frame, checksum */
+    ATTEST_EVERIFY = -6,   /* checked, and it is wrong (signature, proof, root) */
+    ATTEST_ELOCKED = -7,   /* another writer holds the log */
+    ATTEST_ENOTFOUND = -8, /* no such record, seal, file or key */
+    ATTEST_EEXIST = -9,    /* the file to be created already exists */
+    ATTEST_EVERSION = -10, /* a format version this build does not read */
+    ATTEST_ECRYPTO = -11   /* the crypto library failed to initialise */
 };
 
 /*

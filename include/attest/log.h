@@ -54,7 +54,7 @@ enum attest_log_mode {
  * ATTEST_EIO, ATTEST_ENOMEM.
  */
 ATTEST_API int attest_log_create(attest_log **out, const char *path, const attest_signer *signer,
-                      const char *config_json, const char *replay_json);
+                                 const char *config_json, const char *replay_json);
 
 /*
  * Opens an existing log. In ATTEST_LOG_APPEND mode every record is read and
@@ -125,7 +125,7 @@ ATTEST_API int attest_log_root(attest_log *log, uint64_t size, uint8_t root[ATTE
  * ATTEST_MERKLE_MAX_INCLUSION hashes.
  */
 ATTEST_API int attest_log_prove(attest_log *log, uint64_t index, uint64_t size,
-                     uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
+                                uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
 /*
  * Consistency proof between the trees of the first old_size and size
@@ -133,7 +133,7 @@ ATTEST_API int attest_log_prove(attest_log *log, uint64_t index, uint64_t size,
  * ATTEST_MERKLE_MAX_CONSISTENCY hashes.
  */
 ATTEST_API int attest_log_consistency(attest_log *log, uint64_t old_size, uint64_t size,
-                           uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
+                                      uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
 /* The reason for the last failure on this handle ("" when none). */
 ATTEST_API const char *attest_log_errmsg(const attest_log *log);

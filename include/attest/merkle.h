@@ -30,11 +30,13 @@ extern "C" {
 #define ATTEST_MERKLE_MAX_CONSISTENCY 128
 
 /* SHA-256(0x00 || data). */
-ATTEST_API void attest_merkle_leaf_hash(uint8_t out[ATTEST_HASH_SIZE], const void *data, size_t len);
+ATTEST_API void attest_merkle_leaf_hash(uint8_t out[ATTEST_HASH_SIZE], const void *data,
+                                        size_t len);
 
 /* SHA-256(0x01 || left || right). */
-ATTEST_API void attest_merkle_node_hash(uint8_t out[ATTEST_HASH_SIZE], const uint8_t left[ATTEST_HASH_SIZE],
-                             const uint8_t right[ATTEST_HASH_SIZE]);
+ATTEST_API void attest_merkle_node_hash(uint8_t out[ATTEST_HASH_SIZE],
+                                        const uint8_t left[ATTEST_HASH_SIZE],
+                                        const uint8_t right[ATTEST_HASH_SIZE]);
 
 /*
  * Stored hashes. The hash of the complete subtree at (level L, index k),
@@ -74,26 +76,29 @@ ATTEST_API void attest_merkle_frontier_init(attest_merkle_frontier *f);
  * level first; at most 64) into stored and their number into *n_stored.
  * Returns 0, or ATTEST_EINVAL when the tree is full (2^64 - 1 leaves).
  */
-ATTEST_API int attest_merkle_frontier_append(attest_merkle_frontier *f, const uint8_t leaf[ATTEST_HASH_SIZE],
-                                  uint8_t stored[][ATTEST_HASH_SIZE], size_t *n_stored);
+ATTEST_API int attest_merkle_frontier_append(attest_merkle_frontier *f,
+                                             const uint8_t leaf[ATTEST_HASH_SIZE],
+                                             uint8_t stored[][ATTEST_HASH_SIZE], size_t *n_stored);
 
 /* Root of the tree the frontier describes (SHA-256("") when empty). */
-ATTEST_API void attest_merkle_frontier_root(const attest_merkle_frontier *f, uint8_t root[ATTEST_HASH_SIZE]);
+ATTEST_API void attest_merkle_frontier_root(const attest_merkle_frontier *f,
+                                            uint8_t root[ATTEST_HASH_SIZE]);
 
 /*
  * Root of the first `size` leaves of a tree whose stored hashes `read`
  * returns (the tree may be larger). Returns 0 or the reader's error.
  */
 ATTEST_API int attest_merkle_tree_hash(uint64_t size, attest_merkle_read_fn read, void *ctx,
-                            uint8_t root[ATTEST_HASH_SIZE]);
+                                       uint8_t root[ATTEST_HASH_SIZE]);
 
 /*
  * Inclusion proof of leaf `index` in the tree of the first `size` leaves.
  * proof must hold ATTEST_MERKLE_MAX_INCLUSION hashes; *len receives the
  * count. Returns 0, ATTEST_EINVAL if index >= size, or the reader's error.
  */
-ATTEST_API int attest_merkle_prove_inclusion(uint64_t index, uint64_t size, attest_merkle_read_fn read,
-                                  void *ctx, uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
+ATTEST_API int attest_merkle_prove_inclusion(uint64_t index, uint64_t size,
+                                             attest_merkle_read_fn read, void *ctx,
+                                             uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
 /*
  * Consistency proof from the tree of `old_size` leaves to the tree of
@@ -101,8 +106,9 @@ ATTEST_API int attest_merkle_prove_inclusion(uint64_t index, uint64_t size, atte
  * to size. proof must hold ATTEST_MERKLE_MAX_CONSISTENCY hashes. Returns 0,
  * ATTEST_EINVAL if old_size > size, or the reader's error.
  */
-ATTEST_API int attest_merkle_prove_consistency(uint64_t old_size, uint64_t size, attest_merkle_read_fn read,
-                                    void *ctx, uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
+ATTEST_API int attest_merkle_prove_consistency(uint64_t old_size, uint64_t size,
+                                               attest_merkle_read_fn read, void *ctx,
+                                               uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
 /*
  * RFC 9162 section 2.1.3.2. `proof` is `len` hashes of ATTEST_HASH_SIZE
@@ -125,11 +131,9 @@ attest_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf
  * proof and old_root == SHA-256("") (C2SP tlog-witness); old_size > size
  * fails.
  */
-ATTEST_API ATTEST_CHECK_RESULT int
-attest_merkle_verify_consistency(uint64_t old_size, uint64_t size,
-                                 const uint8_t old_root[ATTEST_HASH_SIZE],
-                                 const uint8_t root[ATTEST_HASH_SIZE],
-                                 const uint8_t *proof, size_t len);
+ATTEST_API ATTEST_CHECK_RESULT int attest_merkle_verify_consistency(
+    uint64_t old_size, uint64_t size, const uint8_t old_root[ATTEST_HASH_SIZE],
+    const uint8_t root[ATTEST_HASH_SIZE], const uint8_t *proof, size_t len);
 
 #ifdef __cplusplus
 }

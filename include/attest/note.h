@@ -51,7 +51,8 @@ ATTEST_API int attest_signer_generate(attest_signer **out, const char *name);
  * name is not a valid key name, ATTEST_ECRYPTO, or ATTEST_ENOMEM. *out owns
  * the key; free with attest_signer_free.
  */
-ATTEST_API int attest_signer_from_seed(attest_signer **out, const char *name, const uint8_t seed[32]);
+ATTEST_API int attest_signer_from_seed(attest_signer **out, const char *name,
+                                       const uint8_t seed[32]);
 
 /*
  * Parses signer key text (NUL-terminated, one trailing newline allowed).
@@ -77,7 +78,8 @@ ATTEST_API int attest_signer_load(attest_signer **out, const char *path, char *e
  * path is NULL, ATTEST_ECRYPTO, ATTEST_EEXIST if the file exists (it is left
  * alone), or ATTEST_EIO; on ATTEST_EIO a file this call created is removed.
  */
-ATTEST_API int attest_signer_save(const attest_signer *s, const char *path, char *err, size_t errsz);
+ATTEST_API int attest_signer_save(const attest_signer *s, const char *path, char *err,
+                                  size_t errsz);
 
 /*
  * Signer key text ("PRIVATE+KEY+...", no newline) in *out, malloc'd; free it
@@ -107,7 +109,8 @@ ATTEST_API const uint8_t *attest_signer_public_key(const attest_signer *s);
  * ATTEST_EINVAL when note, s or text is NULL or the text is invalid,
  * ATTEST_ECRYPTO, or ATTEST_ENOMEM.
  */
-ATTEST_API int attest_signer_sign(const attest_signer *s, const char *text, size_t len, char **note);
+ATTEST_API int attest_signer_sign(const attest_signer *s, const char *text, size_t len,
+                                  char **note);
 
 /* Frees a signer and wipes its secret. NULL is a no-op. */
 ATTEST_API void attest_signer_free(attest_signer *s);
@@ -122,7 +125,8 @@ ATTEST_API void attest_secret_free(char *secret);
  * a signer key, or ATTEST_ENOMEM. *out owns the key; free with
  * attest_verifier_free.
  */
-ATTEST_API int attest_verifier_parse(attest_verifier **out, const char *vkey, char *err, size_t errsz);
+ATTEST_API int attest_verifier_parse(attest_verifier **out, const char *vkey, char *err,
+                                     size_t errsz);
 
 /*
  * Reads a verifier key file. Returns 0, ATTEST_EINVAL when out or path is
@@ -131,7 +135,8 @@ ATTEST_API int attest_verifier_parse(attest_verifier **out, const char *vkey, ch
  * attest_verifier_parse, larger than 4096 bytes, or holding a NUL byte),
  * ATTEST_ECRYPTO, or ATTEST_ENOMEM. The reason in err names the file.
  */
-ATTEST_API int attest_verifier_load(attest_verifier **out, const char *path, char *err, size_t errsz);
+ATTEST_API int attest_verifier_load(attest_verifier **out, const char *path, char *err,
+                                    size_t errsz);
 
 /*
  * Verifier key text ("<name>+<hash8>+<base64>", no newline) in *out,
@@ -162,9 +167,9 @@ ATTEST_API void attest_verifier_free(attest_verifier *v);
  * not verify, or ATTEST_ENOMEM. A malformed line anywhere gives
  * ATTEST_EFORMAT even when a signature by v failed.
  */
-ATTEST_API ATTEST_CHECK_RESULT int
-attest_note_open(const char *note, size_t len, const attest_verifier *v, char **text,
-                 char *err, size_t errsz);
+ATTEST_API ATTEST_CHECK_RESULT int attest_note_open(const char *note, size_t len,
+                                                    const attest_verifier *v, char **text,
+                                                    char *err, size_t errsz);
 
 /* A parsed C2SP checkpoint body. */
 typedef struct attest_checkpoint {
@@ -180,7 +185,7 @@ typedef struct attest_checkpoint {
  * ATTEST_ECRYPTO, or ATTEST_ENOMEM.
  */
 ATTEST_API int attest_checkpoint_format(const char *origin, uint64_t size, const uint8_t root[32],
-                             char **text);
+                                        char **text);
 
 /*
  * Parses a checkpoint body (the text of an opened note, len bytes, no NUL
@@ -189,8 +194,8 @@ ATTEST_API int attest_checkpoint_format(const char *origin, uint64_t size, const
  * must carry SHA-256(""). Returns 0, ATTEST_EINVAL when text or out is NULL,
  * ATTEST_ECRYPTO, or ATTEST_EFORMAT; on failure *out is unchanged.
  */
-ATTEST_API int attest_checkpoint_parse(const char *text, size_t len, attest_checkpoint *out, char *err,
-                            size_t errsz);
+ATTEST_API int attest_checkpoint_parse(const char *text, size_t len, attest_checkpoint *out,
+                                       char *err, size_t errsz);
 
 #ifdef __cplusplus
 }

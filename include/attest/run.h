@@ -48,7 +48,10 @@ typedef struct attest_run_options {
 #define ATTEST_RUN_NEW 1u
 
 #define ATTEST_RUN_OPTIONS_VERSION 1
-#define ATTEST_RUN_OPTIONS_INIT {ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0}
+#define ATTEST_RUN_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0                                          \
+    }
 
 /*
  * Opens a run that records into the log at `log_path`: creates the log
@@ -114,21 +117,24 @@ typedef struct attest_sample_ref {
 
 /* One optimizer step. Start from ATTEST_STEP_INIT. */
 typedef struct attest_step {
-    unsigned version;            /* ATTEST_STEP_VERSION */
-    uint64_t step;               /* step number, increasing */
+    unsigned version;              /* ATTEST_STEP_VERSION */
+    uint64_t step;                 /* step number, increasing */
     const attest_sample_ref *refs; /* the batch's samples, in the order the model read them */
     size_t n_refs;
-    const void *batch;           /* the exact batch bytes the model consumed (copied, hashed) */
+    const void *batch; /* the exact batch bytes the model consumed (copied, hashed) */
     size_t batch_len;
     const uint8_t *batch_sha256; /* or their digest (32 bytes): exactly one of the two */
     double lr, loss;             /* stored with their binary64 bits */
     int has_grad_norm;
     double grad_norm;
-    const char *user_json;       /* a JSON object of loop-specific fields, or NULL */
+    const char *user_json; /* a JSON object of loop-specific fields, or NULL */
 } attest_step;
 
 #define ATTEST_STEP_VERSION 1
-#define ATTEST_STEP_INIT {ATTEST_STEP_VERSION, 0, NULL, 0, NULL, 0, NULL, 0.0, 0.0, 0, 0.0, NULL}
+#define ATTEST_STEP_INIT                                                                           \
+    {                                                                                              \
+        ATTEST_STEP_VERSION, 0, NULL, 0, NULL, 0, NULL, 0.0, 0.0, 0, 0.0, NULL                     \
+    }
 
 /* step: one optimizer update. */
 ATTEST_API int attest_run_step(attest_run *run, const attest_step *step);

@@ -33,7 +33,7 @@ typedef struct attest_report attest_report;
  * not be checked (missing file, I/O error, not a log, unknown version).
  */
 ATTEST_API ATTEST_CHECK_RESULT int attest_verify_log(attest_report **out, const char *path,
-                                                          const attest_verifier *key);
+                                                     const attest_verifier *key);
 
 /* 1 when the verdict is "verified". */
 ATTEST_API int attest_report_passed(const attest_report *r);

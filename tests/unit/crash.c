@@ -66,7 +66,8 @@ static void test_kill_during_appends_and_seals(void)
             bad++;
         }
         uint64_t index;
-        while (read(p[0], &index, sizeof index) == sizeof index) last_seal = index;
+        while (read(p[0], &index, sizeof index) == sizeof index)
+            last_seal = index;
         close(p[0]);
         // Reopen as the next writer would: recovers any torn tail by itself.
         int rc = attest_log_open(&log, path, ATTEST_LOG_APPEND);

@@ -152,7 +152,8 @@ static void test_torn_tail_every_offset(void)
         snprintf(torn, sizeof torn, "%s.torn.%zu", copy, len_before);
         size_t tlen;
         uint8_t *saved = read_all(torn, &tlen);
-        if (!saved || tlen != cut - len_before || memcmp(saved, full + len_before, tlen) != 0) bad++;
+        if (!saved || tlen != cut - len_before || memcmp(saved, full + len_before, tlen) != 0)
+            bad++;
         free(saved);
         unlink(torn);
         struct stat st;
@@ -266,8 +267,7 @@ static int proofs_ok(attest_log *log, uint64_t size)
         if (attest_log_get(log, i, &data, &len) != 0) return 0;
         attest_merkle_leaf_hash(leaf, data, len);
         free(data);
-        if (attest_merkle_verify_inclusion(i, size, leaf, proof[0], n, root) != 0)
-            return 0;
+        if (attest_merkle_verify_inclusion(i, size, leaf, proof[0], n, root) != 0) return 0;
     }
     return 1;
 }
@@ -326,15 +326,15 @@ static void test_proofs_large_log(void)
     size_t n;
     CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_APPEND), 0);
     CHECK_EQ_INT(attest_log_seal(log, signer, NULL), 0);
-    for (uint64_t i = 0; i < 10; i++) CHECK_EQ_INT(note(log, "after the seal"), 0);
+    for (uint64_t i = 0; i < 10; i++)
+        CHECK_EQ_INT(note(log, "after the seal"), 0);
     uint64_t sizes[] = {1, 2, 1000, 65536, 65537, 70000, 70011};
     for (size_t a = 0; a < 7; a++) {
         for (size_t b = a; b < 7; b++) {
             CHECK_EQ_INT(attest_log_consistency(log, sizes[a], sizes[b], proof, &n), 0);
             CHECK_EQ_INT(attest_log_root(log, sizes[a], r1), 0);
             CHECK_EQ_INT(attest_log_root(log, sizes[b], r2), 0);
-            CHECK_EQ_INT(attest_merkle_verify_consistency(sizes[a], sizes[b], r1, r2,
-                                                          proof[0], n),
+            CHECK_EQ_INT(attest_merkle_verify_consistency(sizes[a], sizes[b], r1, r2, proof[0], n),
                          0);
         }
         uint64_t idx = sizes[a] - 1;

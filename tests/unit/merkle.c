@@ -981,9 +981,8 @@ static void test_verify_inclusion_huge_sizes_and_long_proofs(void)
     leaf_of(1, leaf);
     leaf_of(2, root);
     /* Sizes near 2^64 and proofs longer than any path fail without reading past len. */
-    CHECK_EQ_INT(
-        attest_merkle_verify_inclusion(UINT64_MAX - 1, UINT64_MAX, leaf, p[0], LONG, root),
-        ATTEST_EVERIFY);
+    CHECK_EQ_INT(attest_merkle_verify_inclusion(UINT64_MAX - 1, UINT64_MAX, leaf, p[0], LONG, root),
+                 ATTEST_EVERIFY);
     CHECK_EQ_INT(attest_merkle_verify_inclusion(0, UINT64_MAX, leaf, p[0], 64, root),
                  ATTEST_EVERIFY);
     CHECK_EQ_INT(attest_merkle_verify_inclusion(0, 1, leaf, p[0], LONG, leaf), ATTEST_EVERIFY);

@@ -11,7 +11,7 @@
 
 #define Z "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define STEP(n, batch)                                                                             \
-    "{\"type\":\"step\",\"step\":" #n ",\"batch\":" batch ",\"batch_sha256\":\"" Z                \
+    "{\"type\":\"step\",\"step\":" #n ",\"batch\":" batch ",\"batch_sha256\":\"" Z                 \
     "\",\"lr\":0.5,\"lr_bits\":\"3f000000\",\"loss\":1,\"loss_bits\":\"3f800000\"}"
 
 static char err[512];
@@ -49,7 +49,8 @@ static void test_valid_records_of_every_type(void)
         "{\"type\":\"step\",\"step\":1,\"batch\":[],\"batch_sha256\":\"" Z "\",\"lr\":0.1,"
         "\"lr_bits\":\"3fb999999999999a\",\"loss\":null,\"loss_bits\":\"7ff0000000000000\","
         "\"user\":{\"tokens\":4096}}",
-        "{\"type\":\"checkpoint\",\"step\":0,\"sha256\":\"" Z "\",\"size\":8,\"tensors\":[{\"name\":"
+        "{\"type\":\"checkpoint\",\"step\":0,\"sha256\":\"" Z
+        "\",\"size\":8,\"tensors\":[{\"name\":"
         "\"w\",\"dtype\":\"BF16\",\"shape\":[],\"sha256\":\"" Z "\"}]}",
         "{\"type\":\"end\",\"steps\":0,\"reason\":\"\"}",
         "{\"type\":\"note\",\"text\":\"resumed\",\"time\":\"2026-11-26T08:00:00Z\"}",
@@ -85,7 +86,8 @@ static void test_fields_and_types(void)
     CHECK(rejects("{\"type\":\"note\"}", "record 3 (note): missing field \"text\""));
     CHECK(rejects("{\"type\":\"note\",\"text\":\"\"}", "expected a non-empty string"));
     CHECK(rejects("{\"type\":\"note\",\"text\":\"a\",\"extra\":1}", "unknown field \"extra\""));
-    CHECK(rejects("{\"type\":\"init\",\"seed\":-1,\"initializer\":\"x\"}", "expected an integer >= 0"));
+    CHECK(rejects("{\"type\":\"init\",\"seed\":-1,\"initializer\":\"x\"}",
+                  "expected an integer >= 0"));
     CHECK(rejects("{\"type\":\"init\",\"seed\":1.0,\"initializer\":\"x\"}", "got a real number"));
     CHECK(rejects("{\"type\":\"init\",\"seed\":99999999999999999999,\"initializer\":\"x\"}",
                   "invalid JSON"));
@@ -119,7 +121,8 @@ static void test_fields_and_types(void)
                   "[{\"name\":\"w\",\"dtype\":\"F32\",\"shape\":[2,-1],\"sha256\":\"" Z "\"}]}",
                   "field \"tensors\"[0]"));
     CHECK(rejects("{\"type\":\"checkpoint\",\"step\":0,\"sha256\":\"" Z "\",\"size\":8,\"tensors\":"
-                  "[{\"name\":\"w\",\"dtype\":\"F32\",\"shape\":[2],\"sha256\":\"" Z "\",\"x\":1}]}",
+                  "[{\"name\":\"w\",\"dtype\":\"F32\",\"shape\":[2],\"sha256\":\"" Z
+                  "\",\"x\":1}]}",
                   "field \"tensors\"[0]"));
 }
 
@@ -147,9 +150,10 @@ static void test_float_bits(void)
     CHECK(rejects("{\"type\":\"step\",\"step\":1,\"batch\":[],\"batch_sha256\":\"" Z
                   "\",\"lr\":0.5,\"lr_bits\":\"3f000000\",\"loss\":1,\"loss_bits\":\"7fc00000\"}",
                   "field \"loss\" must be null: \"loss_bits\" is NaN"));
-    CHECK(rejects("{\"type\":\"step\",\"step\":1,\"batch\":[],\"batch_sha256\":\"" Z
-                  "\",\"lr\":0.5,\"lr_bits\":\"3f000000\",\"loss\":null,\"loss_bits\":\"3f800000\"}",
-                  "is null but \"loss_bits\" is finite"));
+    CHECK(
+        rejects("{\"type\":\"step\",\"step\":1,\"batch\":[],\"batch_sha256\":\"" Z
+                "\",\"lr\":0.5,\"lr_bits\":\"3f000000\",\"loss\":null,\"loss_bits\":\"3f800000\"}",
+                "is null but \"loss_bits\" is finite"));
     CHECK(rejects("{\"type\":\"step\",\"step\":1,\"batch\":[],\"batch_sha256\":\"" Z
                   "\",\"lr\":0.5,\"lr_bits\":\"3f000000\",\"loss\":1,\"loss_bits\":\"3f800000\","
                   "\"grad_norm\":1}",
@@ -161,9 +165,10 @@ static void test_time_format(void)
 {
     const char *good[] = {"2026-11-26T08:00:00Z", "2026-11-26T23:59:60.123456789Z",
                           "2026-01-01T00:00:00.5Z"};
-    const char *bad[] = {"2026-11-26 08:00:00Z", "2026-11-26T08:00:00+01:00", "2026-13-01T00:00:00Z",
-                         "2026-11-26T08:00:00.Z", "2026-11-26T08:00:00.1234567890Z", "26-11-26T08:00:00Z",
-                         "2026-11-26T24:00:00Z"};
+    const char *bad[] = {
+        "2026-11-26 08:00:00Z",  "2026-11-26T08:00:00+01:00",       "2026-13-01T00:00:00Z",
+        "2026-11-26T08:00:00.Z", "2026-11-26T08:00:00.1234567890Z", "26-11-26T08:00:00Z",
+        "2026-11-26T24:00:00Z"};
     char rec[160];
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         snprintf(rec, sizeof rec, "{\"type\":\"note\",\"text\":\"a\",\"time\":\"%s\"}", good[i]);
@@ -197,7 +202,8 @@ static char run_rec[600];
 static int order_fails(const char *const *rest, size_t n, int want, const char *why)
 {
     const char *recs[16] = {run_rec};
-    for (size_t i = 0; i < n; i++) recs[i + 1] = rest[i];
+    for (size_t i = 0; i < n; i++)
+        recs[i + 1] = rest[i];
     attest_rules *st;
     attest_rules_new(&st);
     int rc = feed(st, recs, n + 1);
@@ -275,7 +281,8 @@ static void test_seal_rules(attest_signer *s, attest_signer *other)
     char *forged = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     free(note);
-    CHECK(order_fails((const char *[]){forged}, 1, ATTEST_EVERIFY, "record 1 (seal): checkpoint signature"));
+    CHECK(order_fails((const char *[]){forged}, 1, ATTEST_EVERIFY,
+                      "record 1 (seal): checkpoint signature"));
     free(text);
 
     // The checkpoint's size must be the seal's index too.

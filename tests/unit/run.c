@@ -108,7 +108,8 @@ static void test_order_is_reporting_order(void)
     uint8_t *big = malloc(n);
     CHECK(big != NULL);
     if (!big) return;
-    for (size_t i = 0; i < n; i++) big[i] = (uint8_t)(i * 31 + (i >> 13));
+    for (size_t i = 0; i < n; i++)
+        big[i] = (uint8_t)(i * 31 + (i >> 13));
     uint64_t shape[2] = {n / 8, 2};
     attest_tensor_view t[2] = {{"a", "F32", 2, shape, big, n}, {"b", "U8", 1, shape, big, n / 8}};
     CHECK_EQ_INT(attest_safetensors_write(ckpt, t, 2, NULL, NULL, 0), 0);
@@ -128,7 +129,8 @@ static void test_order_is_reporting_order(void)
     for (int i = 0; i < 50; i++) {
         char text[32];
         snprintf(text, sizeof text, "note %d", i);
-        CHECK_STR(json_string_value(json_object_get(json_array_get(recs, (size_t)i + 2), "text")), text);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(recs, (size_t)i + 2), "text")),
+                  text);
     }
     // Digests: the file's is sha256sum's; each tensor's is that of its bytes.
     json_t *cp = json_array_get(recs, 1);
@@ -161,7 +163,8 @@ static void test_failures_are_reported_not_fatal(void)
     attest_run *run = open_run("fail.log", NULL);
     CHECK(run != NULL);
     if (!run) return;
-    CHECK_EQ_INT(attest_run_shard_file(run, 0, "/nonexistent/shard.bin", NULL, ATTEST_LAYOUT_BYTES), 0);
+    CHECK_EQ_INT(attest_run_shard_file(run, 0, "/nonexistent/shard.bin", NULL, ATTEST_LAYOUT_BYTES),
+                 0);
     CHECK_EQ_INT(attest_run_note(run, "after the failure"), 0);
     CHECK_EQ_INT(attest_run_flush(run), ATTEST_ENOTFOUND);
     CHECK_EQ_INT(attest_run_status(run, msg, sizeof msg, &failed), ATTEST_ENOTFOUND);
@@ -219,7 +222,8 @@ static void test_full_disk(void)
     lim = old;
     lim.rlim_cur = (rlim_t)st.st_size + 200;
     CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    for (int i = 0; i < 20; i++) CHECK_EQ_INT(attest_run_note(run, "filling the disk up"), 0);
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ_INT(attest_run_note(run, "filling the disk up"), 0);
     char msg[640];
     uint64_t failed;
     CHECK_EQ_INT(attest_run_flush(run), ATTEST_EIO);
@@ -230,8 +234,9 @@ static void test_full_disk(void)
     CHECK_EQ_INT(attest_run_note(run, "room again"), 0);
     attest_run_close(run, NULL, 0, NULL);
     json_t *recs = records(log);
-    CHECK_STR(json_string_value(json_object_get(json_array_get(recs, json_array_size(recs) - 2), "text")),
-              "room again");
+    CHECK_STR(
+        json_string_value(json_object_get(json_array_get(recs, json_array_size(recs) - 2), "text")),
+        "room again");
     json_decref(recs);
     CHECK(verifies(log));
 }
@@ -244,7 +249,8 @@ static void test_seal_by_count_and_time(void)
     attest_run *run = open_run("count.log", &opts);
     CHECK(run != NULL);
     if (!run) return;
-    for (int i = 0; i < 7; i++) attest_run_note(run, "n");
+    for (int i = 0; i < 7; i++)
+        attest_run_note(run, "n");
     attest_run_close(run, NULL, 0, NULL);
     path_in(log, sizeof log, "count.log");
     json_t *recs = records(log);
@@ -286,7 +292,8 @@ static void test_memory_bound(void)
         memset(buf, k, n);
         char name[32];
         snprintf(name, sizeof name, "buf-%d", k);
-        CHECK_EQ_INT(attest_run_shard_buffer(run, (uint64_t)k, name, buf, n, ATTEST_LAYOUT_TOKENS_U32LE), 0);
+        CHECK_EQ_INT(
+            attest_run_shard_buffer(run, (uint64_t)k, name, buf, n, ATTEST_LAYOUT_TOKENS_U32LE), 0);
     }
     CHECK_EQ_INT(attest_run_close(run, NULL, 0, NULL), 0);
     path_in(log, sizeof log, "mem.log");
@@ -379,7 +386,8 @@ static void test_resume_and_wrong_key(void)
     CHECK_EQ_INT(attest_run_open(&run, log, other, NULL, NULL, &err), ATTEST_EINVAL);
     CHECK(run == NULL && err && strstr(err, "is not this log's key"));
     free(err);
-    CHECK_EQ_INT(attest_run_open(&run, "/nonexistent/dir/x.log", keyp, NULL, NULL, &err), ATTEST_EIO);
+    CHECK_EQ_INT(attest_run_open(&run, "/nonexistent/dir/x.log", keyp, NULL, NULL, &err),
+                 ATTEST_EIO);
     CHECK(err && strstr(err, "/nonexistent/dir/x.log"));
     free(err);
     attest_run_options only_new = ATTEST_RUN_OPTIONS_INIT;

@@ -33,9 +33,11 @@ static uint8_t *mk(const char *hdr, size_t hlen, size_t datalen, size_t *len)
 {
     uint8_t *b = malloc(8 + hlen + datalen + 1);
     if (!b) abort();
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     memcpy(b + 8, hdr, hlen);
-    for (size_t i = 0; i < datalen; i++) b[8 + hlen + i] = (uint8_t)i;
+    for (size_t i = 0; i < datalen; i++)
+        b[8 + hlen + i] = (uint8_t)i;
     *len = 8 + hlen + datalen;
     return b;
 }
@@ -98,28 +100,27 @@ static const char *desc(const attest_safetensors *st, size_t i)
 
 /* safetensors tensor.rs test_serialization: "attn.0" F32 [1, 2, 3], no padding (N = 64). */
 static const uint8_t serialization[] = {
-    64,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48,  34,  58,
-    123, 34,  100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115, 104,
-    97,  112, 101, 34,  58,  91,  49,  44,  50,  44,  51,  93,  44,  34,  100, 97,  116, 97,
-    95,  111, 102, 102, 115, 101, 116, 115, 34,  58,  91,  48,  44,  50,  52,  93,  125, 125,
-    0,   0,   0,   0,   0,   0,   128, 63,  0,   0,   0,   64,  0,   0,   64,  64,  0,   0,
-    128, 64,  0,   0,   160, 64};
+    64,  0,   0,   0,   0,   0,  0,  0,  123, 34, 97,  116, 116, 110, 46,  48,  34,  58,  123, 34,
+    100, 116, 121, 112, 101, 34, 58, 34, 70,  51, 50,  34,  44,  34,  115, 104, 97,  112, 101, 34,
+    58,  91,  49,  44,  50,  44, 51, 93, 44,  34, 100, 97,  116, 97,  95,  111, 102, 102, 115, 101,
+    116, 115, 34,  58,  91,  48, 44, 50, 52,  93, 125, 125, 0,   0,   0,   0,   0,   0,   128, 63,
+    0,   0,   0,   64,  0,   0,  64, 64, 0,   0,  128, 64,  0,   0,   160, 64};
 
 /* test_serialization_forced_alignement: "attn0" F32 [1, 1, 2, 3], 7 spaces of padding. */
 static const uint8_t forced_alignment[] = {
-    72,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 48,  34,  58,  123,
-    34,  100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115, 104, 97,
-    112, 101, 34,  58,  91,  49,  44,  49,  44,  50,  44,  51,  93,  44,  34,  100, 97,  116,
-    97,  95,  111, 102, 102, 115, 101, 116, 115, 34,  58,  91,  48,  44,  50,  52,  93,  125,
-    125, 32,  32,  32,  32,  32,  32,  32,  0,   0,   0,   0,   0,   0,   128, 63,  0,   0,
-    0,   64,  0,   0,   64,  64,  0,   0,   128, 64,  0,   0,   160, 64};
+    72,  0,   0,   0,   0,   0,   0,   0,   123, 34, 97, 116, 116, 110, 48,  34,  58,  123,
+    34,  100, 116, 121, 112, 101, 34,  58,  34,  70, 51, 50,  34,  44,  34,  115, 104, 97,
+    112, 101, 34,  58,  91,  49,  44,  49,  44,  50, 44, 51,  93,  44,  34,  100, 97,  116,
+    97,  95,  111, 102, 102, 115, 101, 116, 115, 34, 58, 91,  48,  44,  50,  52,  93,  125,
+    125, 32,  32,  32,  32,  32,  32,  32,  0,   0,  0,  0,   0,   0,   128, 63,  0,   0,
+    0,   64,  0,   0,   64,  64,  0,   0,   128, 64, 0,  0,   160, 64};
 
 /* test_empty: no tensors, then no tensors and {"framework": "pt"}. */
 static const uint8_t empty[] = {8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32};
-static const uint8_t empty_meta[] = {
-    40,  0,   0,   0,   0,   0,   0,   0,   123, 34, 95, 95, 109, 101, 116, 97,
-    100, 97,  116, 97,  95,  95,  34,  58,  123, 34, 102, 114, 97, 109, 101, 119,
-    111, 114, 107, 34,  58,  34,  112, 116, 34,  125, 125, 32, 32, 32,  32,  32};
+static const uint8_t empty_meta[] = {40,  0,   0,   0,   0,   0,   0,   0,   123, 34,  95,  95,
+                                     109, 101, 116, 97,  100, 97,  116, 97,  95,  95,  34,  58,
+                                     123, 34,  102, 114, 97,  109, 101, 119, 111, 114, 107, 34,
+                                     58,  34,  112, 116, 34,  125, 125, 32,  32,  32,  32,  32};
 
 static const float six[] = {0, 1, 2, 3, 4, 5};
 
@@ -321,8 +322,8 @@ static void test_header_text(void)
 static void test_metadata(void)
 {
     attest_safetensors *st =
-        accepts("{\"__metadata__\":{\"format\":\"pt\",\"empty\":\"\",\"\xc3\xa9\":\"\\u00e9\"},"
-                T("w", "BF16", "[]", "[0,2]") "}",
+        accepts("{\"__metadata__\":{\"format\":\"pt\",\"empty\":\"\",\"\xc3\xa9\":\"\\u00e9\"}," T(
+                    "w", "BF16", "[]", "[0,2]") "}",
                 2);
     CHECK_EQ_INT(attest_safetensors_count(st), 1);
     CHECK_STR(attest_safetensors_metadata(st, "format"), "pt");
@@ -351,12 +352,12 @@ static void test_entries(void)
     static const struct {
         const char *name;
         unsigned bits;
-    } table[] = {{"BOOL", 8},        {"U8", 8},          {"I8", 8},        {"F8_E5M2", 8},
-                 {"F8_E4M3", 8},     {"F8_E8M0", 8},     {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
-                 {"I16", 16},        {"U16", 16},        {"F16", 16},      {"BF16", 16},
-                 {"I32", 32},        {"U32", 32},        {"F32", 32},      {"F64", 64},
-                 {"I64", 64},        {"U64", 64},        {"C64", 64},      {"F4", 4},
-                 {"F6_E2M3", 6},     {"F6_E3M2", 6}};
+    } table[] = {{"BOOL", 8},    {"U8", 8},      {"I8", 8},          {"F8_E5M2", 8},
+                 {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
+                 {"I16", 16},    {"U16", 16},    {"F16", 16},        {"BF16", 16},
+                 {"I32", 32},    {"U32", 32},    {"F32", 32},        {"F64", 64},
+                 {"I64", 64},    {"U64", 64},    {"C64", 64},        {"F4", 4},
+                 {"F6_E2M3", 6}, {"F6_E3M2", 6}};
     char h[256], shape[80];
 
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -414,16 +415,20 @@ static void test_entries(void)
 static void test_tiling(void)
 {
     attest_safetensors *st =
-        accepts("{" T("c", "U8", "[3]", "[5,8]") "," T("z2", "BOOL", "[0]", "[5,5]") ","
-                T("a", "I16", "[2]", "[0,4]") "," T("z0", "I64", "[4,0]", "[0,0]") ","
-                T("b", "U8", "[]", "[4,5]") "," T("z3", "U8", "[0]", "[8,8]") ","
-                T("z1", "F32", "[0]", "[5,5]") "}",
+        accepts("{" T("c", "U8", "[3]", "[5,8]") "," T("z2", "BOOL", "[0]", "[5,5]") "," T(
+                    "a", "I16", "[2]",
+                    "[0,4]") "," T("z0", "I64", "[4,0]",
+                                   "[0,0]") "," T("b", "U8", "[]",
+                                                  "[4,5]") "," T("z3", "U8", "[0]",
+                                                                 "[8,8]") "," T("z1", "F32", "[0]",
+                                                                                "[5,5]") "}",
                 8);
-    static const char *const want[] = {"z0 I64 [4,0] 0 0", "a I16 [2] 0 4", "b U8 [] 4 5",
+    static const char *const want[] = {"z0 I64 [4,0] 0 0", "a I16 [2] 0 4",   "b U8 [] 4 5",
                                        "z1 F32 [0] 5 5",   "z2 BOOL [0] 5 5", "c U8 [3] 5 8",
                                        "z3 U8 [0] 8 8"};
     CHECK_EQ_INT(attest_safetensors_count(st), 7);
-    for (size_t i = 0; i < 7; i++) CHECK_STR(desc(st, i), want[i]);
+    for (size_t i = 0; i < 7; i++)
+        CHECK_STR(desc(st, i), want[i]);
     CHECK(attest_safetensors_tensor(st, 7) == NULL);
     CHECK(attest_safetensors_tensor(NULL, 0) == NULL);
     CHECK_EQ_INT(attest_safetensors_count(NULL), 0);
@@ -482,8 +487,8 @@ static void test_sizes(void)
     CHECK(rejects(ONE("w", "U8", "[4294967296,4294967296]", "[0,0]"), 0, "overflows 64 bits"));
     CHECK(rejects(ONE("w", "U8", "[4294967296,4294967296,0]", "[0,0]"), 0, "overflows"));
     CHECK(rejects(ONE("w", "F64", "[2305843009213693952]", "[0,0]"), 0, "overflows 64 bits"));
-    CHECK(rejects(ONE("w", "U8", "[1152921504606846976]", "[0,0]"), 0,
-                  "needs 1152921504606846976"));
+    CHECK(
+        rejects(ONE("w", "U8", "[1152921504606846976]", "[0,0]"), 0, "needs 1152921504606846976"));
 }
 
 /* Messages quote names safely: escapes for quotes and control bytes, long names cut. */
@@ -535,7 +540,8 @@ static void test_write_round_trip(void)
     CHECK_EQ_INT(attest_safetensors_write(tmp("rt"), views, 5, views_meta, err, sizeof err), 0);
     CHECK_EQ_INT(attest_safetensors_open(&st, tmp("rt"), err, sizeof err), 0);
     CHECK_EQ_INT(attest_safetensors_count(st), 5);
-    for (size_t i = 0; i < 5; i++) CHECK_STR(desc(st, i), want[i]);
+    for (size_t i = 0; i < 5; i++)
+        CHECK_STR(desc(st, i), want[i]);
     CHECK_STR(attest_safetensors_metadata(st, "format"), "pt");
     CHECK_STR(attest_safetensors_metadata(st, "step"), "100");
     raw = harness_slurp(tmp("rt"), &len);
@@ -547,7 +553,8 @@ static void test_write_round_trip(void)
         CHECK(memcmp(raw + off, bytes34, 34) == 0);
         CHECK(memcmp(raw + 8, head, strlen(head)) == 0);
         size_t e = (size_t)off;
-        while (e > 8 && raw[e - 1] == ' ') e--;
+        while (e > 8 && raw[e - 1] == ' ')
+            e--;
         CHECK(raw[e - 1] == '}' && off - e < 8); /* fewer than 8 spaces of padding */
     }
     free(raw);
@@ -743,16 +750,15 @@ static void test_python_reads_ours(void)
     out[n] = '\0';
     CHECK_EQ_INT(pclose(p), 0);
     CHECK_STR(out, want);
-
 }
 
 /* The safetensors package itself, where /usr/bin/python3 has it (dtypes it has long known). */
 #define PY_PACKAGE                                                                                 \
     "import sys\nimport numpy as np\n"                                                             \
-    "from safetensors import safe_open\nfrom safetensors.numpy import save_file\n"                  \
-    "f = safe_open(sys.argv[1], \"np\")\n"                                                          \
-    "print(sorted(f.keys()), f.metadata(), f.get_tensor(\"w\").tobytes().hex())\n"                  \
-    "save_file({\"b\": np.arange(5, dtype=np.int64), \"a\": np.zeros((2, 3), np.float32)},\n"        \
+    "from safetensors import safe_open\nfrom safetensors.numpy import save_file\n"                 \
+    "f = safe_open(sys.argv[1], \"np\")\n"                                                         \
+    "print(sorted(f.keys()), f.metadata(), f.get_tensor(\"w\").tobytes().hex())\n"                 \
+    "save_file({\"b\": np.arange(5, dtype=np.int64), \"a\": np.zeros((2, 3), np.float32)},\n"      \
     "          sys.argv[2], metadata={\"format\": \"np\"})\n"
 
 static void test_safetensors_package(void)
@@ -767,7 +773,8 @@ static void test_safetensors_package(void)
     FILE *p;
 
     if (!have_python()) return;
-    CHECK_EQ_INT(attest_safetensors_write(tmp("st-in"), classic, 4, views_meta, err, sizeof err), 0);
+    CHECK_EQ_INT(attest_safetensors_write(tmp("st-in"), classic, 4, views_meta, err, sizeof err),
+                 0);
     snprintf(cmd, sizeof cmd,
              "%s -c 'import safetensors, numpy' 2>/dev/null || exit 77; "
              "PYTHONIOENCODING=utf-8 %s -c '" PY_PACKAGE "' %s %s",

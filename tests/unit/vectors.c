@@ -31,7 +31,8 @@ static void mth(uint8_t out[32], uint8_t (*leaves)[32], size_t lo, size_t hi)
         return;
     }
     size_t k = 1;
-    while (k * 2 < hi - lo) k *= 2;
+    while (k * 2 < hi - lo)
+        k *= 2;
     uint8_t buf[65];
     buf[0] = 1;
     mth(buf + 1, leaves, lo, lo + k);
@@ -47,7 +48,8 @@ static void test_example_by_hand(void)
     char *pub = harness_slurp(DIR "example.pub", NULL);
     CHECK(log && jsonl && pub);
     if (!log || !jsonl || !pub) return;
-    static const uint8_t magic[] = {0x89, 'A', 'T', 'L', 'O', 'G', '\r', '\n', 1, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t magic[] = {0x89, 'A', 'T', 'L', 'O', 'G', '\r', '\n',
+                                    1,    0,   0,   0,   0,   0,   0,    0};
     CHECK(len > 16 && memcmp(log, magic, 16) == 0);
 
     // Public key: "<name>+<hash>+<base64(0x01 || key)>".
@@ -63,7 +65,8 @@ static void test_example_by_hand(void)
     char *line = jsonl;
     int seals = 0;
     while (pos < len && n < 32) {
-        uint32_t flen = log[pos] | log[pos + 1] << 8 | log[pos + 2] << 16 | (uint32_t)log[pos + 3] << 24;
+        uint32_t flen =
+            log[pos] | log[pos + 1] << 8 | log[pos + 2] << 16 | (uint32_t)log[pos + 3] << 24;
         CHECK(flen >= 2 && pos + 12 + flen <= len);
         const uint8_t *payload = log + pos + 4;
         leaf_hash(leaves[n], payload, flen);
@@ -97,16 +100,19 @@ static void test_example_by_hand(void)
             size_t rlen;
             mth(root, leaves, 0, n);
             CHECK(sodium_base642bin(want, 32, root_b64, strlen(root_b64), NULL, &rlen, NULL,
-                                    sodium_base64_VARIANT_ORIGINAL) == 0 && rlen == 32);
+                                    sodium_base64_VARIANT_ORIGINAL) == 0 &&
+                  rlen == 32);
             CHECK(memcmp(root, want, 32) == 0);
             // "— name base64(keyhash[4] || sig[64])"
             const char *sig_b64 = strrchr(blank + 2, ' ') + 1;
             uint8_t sig[68];
             size_t slen;
             CHECK(sodium_base642bin(sig, sizeof sig, sig_b64, strcspn(sig_b64, "\n"), NULL, &slen,
-                                    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 && slen == 68);
+                                    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+                  slen == 68);
             CHECK(memcmp(sig, "\xfc\xb1\xc6\x2c", 4) == 0);
-            CHECK(crypto_sign_verify_detached(sig + 4, (const uint8_t *)text, tlen, keybuf + 1) == 0);
+            CHECK(crypto_sign_verify_detached(sig + 4, (const uint8_t *)text, tlen, keybuf + 1) ==
+                  0);
             seals++;
         }
         line = nl ? nl + 1 : line;
