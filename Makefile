@@ -10,7 +10,7 @@ SHARED      ?= $(abspath ../shared)
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 PKG_CONFIG  ?= pkg-config
-PKGS        := libsodium jansson libgit2 libzstd libcrypto
+PKGS        := libsodium jansson libgit2 libzstd libcrypto tss2-esys tss2-mu tss2-tctildr tss2-rc
 
 # Evaluated when a recipe runs, so that `make check` can install the
 # packages before pkg-config is first asked about them.

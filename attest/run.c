@@ -87,6 +87,7 @@ struct attest_run {
     char first_err[640];
     uint64_t failed;
     uint64_t since_seal;
+    uint64_t records; /* the log's record count, as the writer last saw it */
     double last_seal;
     /* Copy buffers kept for reuse: a fresh allocation of a large buffer costs
        page faults and mmap/munmap contention on the caller's thread. */
@@ -214,6 +215,13 @@ static int submit_job(attest_run *run, struct fact *f, enum job_kind kind, size_
         j->count = count;
         if (attest_pool_submit(run->pool, run_job, j) == 0) return 0;
         free(j);
+    }
+    if (f->buf && (kind == J_BUFFER || kind == J_SHARD_BUF)) {
+        pthread_mutex_lock(&run->mu);
+        run->mem_used -= f->len;
+        keep_spare(run, f->buf, f->cap);
+        f->buf = NULL;
+        pthread_mutex_unlock(&run->mu);
     }
     job_done(run, f, ATTEST_ENOMEM, "out of memory queueing a hashing job");
     return ATTEST_ENOMEM;
@@ -378,6 +386,7 @@ static void write_seal(attest_run *run)
         note_failure(run, rc, "seal: %s", attest_log_errmsg(run->log));
     else
         run->since_seal = 0;
+    run->records = attest_log_count(run->log);
     run->last_seal = mono_now();
     pthread_mutex_unlock(&run->mu);
 }
@@ -404,6 +413,7 @@ static void write_fact(attest_run *run, struct fact *f)
                      rc == ATTEST_ENOMEM ? "out of memory" : attest_log_errmsg(run->log));
     else
         run->since_seal++;
+    run->records = attest_log_count(run->log);
     int seal = !rc && run->signer && run->opts.seal_every_records &&
                run->since_seal >= run->opts.seal_every_records;
     pthread_mutex_unlock(&run->mu);
@@ -732,7 +742,10 @@ uint64_t attest_run_records(attest_run *run)
 {
     if (!run) return 0;
     attest_run_flush(run);
-    return attest_log_count(run->log);
+    pthread_mutex_lock(&run->mu);
+    uint64_t n = run->records;
+    pthread_mutex_unlock(&run->mu);
+    return n;
 }
 
 static int open_fail(char **errmsg, int rc, const char *fmt, ...)
@@ -775,7 +788,7 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
 {
     attest_run *run;
     char err[300];
-    int rc;
+    int rc, resumed = 0;
     if (errmsg) *errmsg = NULL;
     if (!out || !log_path || (opts && opts->version != ATTEST_RUN_OPTIONS_VERSION))
         return open_fail(errmsg, ATTEST_EINVAL, "invalid arguments");
@@ -797,6 +810,7 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
         goto fail;
     } else if (access(log_path, F_OK) == 0) {
         rc = attest_log_open(&run->log, log_path, ATTEST_LOG_APPEND);
+        resumed = 1;
     } else if (!run->signer) {
         rc = open_fail(errmsg, ATTEST_EINVAL, "%s: a new log needs the signer key", log_path);
         goto fail;
@@ -810,6 +824,14 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
         goto fail;
     }
     if (run->signer && (rc = check_key(run, errmsg)) != 0) goto fail;
+    run->records = attest_log_count(run->log);
+    // A resumed log whose last record is not a seal has unsealed records: close seals them.
+    char *last = NULL;
+    size_t last_len;
+    if (resumed && attest_log_get(run->log, run->records - 1, &last, &last_len) == 0 &&
+        !strstr(last, "\"type\":\"seal\""))
+        run->since_seal = 1;
+    free(last);
     if ((rc = attest_pool_new(&run->pool, run->opts.hash_threads)) != 0) {
         rc = open_fail(errmsg, rc, "starting %u hashing threads failed", run->opts.hash_threads);
         goto fail;

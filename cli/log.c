@@ -328,6 +328,10 @@ static int check_root(attest_log *log, uint64_t size, const attest_checkpoint *c
 {
     uint8_t root[32];
     if (attest_log_root(log, size, root) != 0) return cli_error("%s", attest_log_errmsg(log));
+    // A damaged cache must not pass for a wrong log: read the log itself before deciding.
+    if (sodium_memcmp(root, cp->root, 32) != 0 &&
+        (attest_log_reload(log) != 0 || attest_log_root(log, size, root) != 0))
+        return cli_error("%s", attest_log_errmsg(log));
     if (sodium_memcmp(root, cp->root, 32) != 0) {
         cli_error("the records do not match the signed root of the seal at tree size %llu",
                   (unsigned long long)size);
@@ -376,6 +380,12 @@ static int log_consistency(struct opts *o)
     if (!o->has_from) return cli_usage(usage, "consistency: --from M is required");
     int rc = open_log(&log, o->log, ATTEST_LOG_READ);
     if (rc) return rc;
+    if (o->from == 0) {
+        // The empty tree is a prefix of every tree: its proof is empty (C2SP tlog-witness).
+        if (o->has_to && (rc = seal_checkpoint(log, o->to, &n2, &to)) == 0) free(n2);
+        attest_log_free(log);
+        return rc;
+    }
     if ((rc = seal_checkpoint(log, o->from, &n1, &from)) != 0 ||
         (rc = seal_checkpoint(log, o->has_to ? o->to : 0, &n2, &to)) != 0)
         goto done;

@@ -96,7 +96,8 @@ static int number(const char *opt, const char *s, double *out)
     if (!s) return cli_usage(usage, "%s is required", opt);
     errno = 0;
     *out = strtod(s, &end);
-    if (!*s || *end || errno == ERANGE)
+    // ERANGE also flags subnormal results, which are numbers all the same.
+    if (!*s || *end || (errno == ERANGE && isinf(*out)))
         return cli_usage(usage, "%s: \"%s\" is not a number", opt, s);
     return 0;
 }
@@ -110,6 +111,8 @@ static int parse_batch(const char *s, attest_sample_ref **refs, size_t *n)
     *refs = calloc(cap, sizeof **refs);
     *n = 0;
     if (!*refs) return cli_error("out of memory");
+    if (strspn(s, "0123456789:,") != strlen(s))
+        return cli_usage(usage, "--batch: \"%s\" is not ID:FIRST:COUNT[,...]", s);
     const char *p = s;
     while (*p) {
         unsigned long long a, b, c;

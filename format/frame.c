@@ -168,14 +168,23 @@ static int fill(attest_frame_reader *r, size_t want)
 static int later_frame(const uint8_t *p, size_t n)
 {
     uint8_t leaf[32];
-    for (size_t i = 1; i + ATTEST_FRAME_OVERHEAD + 2 <= n; i++) {
+    // next_ctrl: where the next byte that no record may hold is. Only candidates whose payload
+    // has none are hashed; their payloads cannot overlap (each length prefix holds a 0x00 or
+    // 0x01 byte), so the hashing is linear in n, whatever the bytes.
+    size_t *next_ctrl = malloc((n + 1) * sizeof *next_ctrl);
+    if (!next_ctrl) return 1; // cannot tell: never call it torn
+    next_ctrl[n] = n;
+    for (size_t i = n; i-- > 0;) next_ctrl[i] = p[i] < 0x20 || p[i] == 0x7f ? i : next_ctrl[i + 1];
+    int found = 0;
+    for (size_t i = 1; !found && i + ATTEST_FRAME_OVERHEAD + 2 <= n; i++) {
         uint32_t len = attest_frame_length(p + i);
         if (!length_ok(len) || len + (size_t)ATTEST_FRAME_OVERHEAD > n - i) continue;
-        if (p[i + 4] != '{' || p[i + 3 + len] != '}') continue;
+        if (p[i + 4] != '{' || p[i + 3 + len] != '}' || next_ctrl[i + 4] < i + 4 + len) continue;
         attest_merkle_leaf_hash(leaf, p + i + 4, len);
-        if (memcmp(leaf, p + i + 4 + len, 8) == 0) return 1;
+        found = memcmp(leaf, p + i + 4 + len, 8) == 0;
     }
-    return 0;
+    free(next_ctrl);
+    return found;
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -239,7 +248,12 @@ int attest_frame_next(attest_frame_reader *r, const uint8_t **payload, size_t *l
     }
     const uint8_t *p = r->buf + r->lo;
     attest_merkle_leaf_hash(leaf, p + 4, n);
-    if (memcmp(leaf, p + 4 + n, 8) != 0) return bad(r, "checksum mismatch");
+    if (memcmp(leaf, p + 4 + n, 8) != 0) {
+        // Zero bytes in the last frame: blocks the file system allocated but never wrote.
+        if (r->pos + size == r->end && memchr(p + 4, 0, n))
+            return torn(r, "the last frame holds zero bytes where its data should be");
+        return bad(r, "checksum mismatch");
+    }
     *payload = p + 4;
     *len = n;
     *offset = r->pos;

@@ -212,7 +212,8 @@ static int cut_torn_tail(attest_log *h, uint64_t from, uint64_t size, const char
         rc = set_err(h, ATTEST_EIO, "saving the torn tail to %s: %s", name, strerror(errno));
         goto done;
     }
-    if (ftruncate(h->fd, (off_t)from) != 0 || fsync(h->fd) != 0) {
+    // The saved bytes must be durable, name included, before they leave the log.
+    if (fsync_dir(name) != 0 || ftruncate(h->fd, (off_t)from) != 0 || fsync(h->fd) != 0) {
         rc = set_err(h, ATTEST_EIO, "cutting the torn tail: %s", strerror(errno));
         goto done;
     }
@@ -257,7 +258,11 @@ static int admit(attest_log *h, uint64_t index, const uint8_t *payload, size_t l
     return 0;
 }
 
-/* Reads the frames from `offset` on; APPEND mode also checks every record. */
+/*
+ * Reads the frames from `offset` on; APPEND mode also checks every record
+ * and compares what the cache holds for it, dropping the cache from the
+ * first record it gets wrong.
+ */
 static int scan(attest_log *h, uint64_t offset, uint64_t index, uint64_t size)
 {
     attest_frame_reader *r;
@@ -290,18 +295,52 @@ static int scan(attest_log *h, uint64_t offset, uint64_t index, uint64_t size)
             break;
         }
         if (h->mode == ATTEST_LOG_APPEND && (rc = admit(h, index, payload, len)) != 0) break;
-        // Records the cache already covers are only re-checked, not re-added.
-        if (index >= cached) {
-            if ((rc = track(h, at, leaf)) != 0) break;
-        } else {
+        if (index < cached) {
+            // Records the cache covers are compared with it, not re-added.
             uint8_t stored[64][ATTEST_HASH_SIZE];
             size_t n_stored;
             attest_merkle_frontier_append(&h->fr, leaf, stored, &n_stored);
+            if (h->mode == ATTEST_LOG_APPEND &&
+                !attest_logindex_matches(h->ix, index, at, (const uint8_t(*)[32])stored,
+                                         n_stored)) {
+                attest_logindex_shrink(h->ix, index);
+                cached = index;
+                snprintf(h->notice, sizeof h->notice,
+                         "the cache files were wrong from record %llu on; rebuilt them",
+                         (unsigned long long)index);
+                if ((rc = attest_logindex_push(h->ix, at, (const uint8_t(*)[32])stored,
+                                               n_stored)) != 0) {
+                    set_err(h, rc, "out of memory");
+                    break;
+                }
+            }
+        } else if ((rc = track(h, at, leaf)) != 0) {
+            break;
         }
         index++;
     }
+    // A torn tail may have taken records the cache still lists.
+    if (!rc && attest_logindex_count(h->ix) > index) attest_logindex_shrink(h->ix, index);
     h->end = attest_frame_reader_offset(r);
     attest_frame_reader_free(r);
+    return rc;
+}
+
+/* READ mode: forgets the cache files and re-reads every frame into memory. */
+static int reload(attest_log *h)
+{
+    if (h->mode != ATTEST_LOG_READ) return 0;
+    attest_logindex_shrink(h->ix, 0);
+    attest_merkle_frontier_init(&h->fr);
+    snprintf(h->notice, sizeof h->notice, "the cache files disagreed with the log; not used");
+    return scan(h, ATTEST_LOG_HEADER_SIZE, 0, h->end);
+}
+
+int attest_log_reload(attest_log *log)
+{
+    if (!log) return ATTEST_EINVAL;
+    int rc = reload(log);
+    if (!rc) log->err[0] = '\0';
     return rc;
 }
 
@@ -342,9 +381,6 @@ int attest_log_open(attest_log **out, const char *path, enum attest_log_mode mod
         if ((rc = lock_writer(h)) != 0) return rc;
         have_lock = 1;
         if ((rc = attest_rules_new(&h->rules)) != 0) return set_err(h, rc, "out of memory");
-    } else {
-        // A reader with no writer about may bring the caches up to date.
-        have_lock = flock(h->fd, LOCK_EX | LOCK_NB) == 0;
     }
     if (fstat(h->fd, &st) != 0) return set_err(h, ATTEST_EIO, "%s", strerror(errno));
     if ((uint64_t)st.st_size < ATTEST_LOG_HEADER_SIZE ||
@@ -377,8 +413,9 @@ int attest_log_open(attest_log **out, const char *path, enum attest_log_mode mod
     if (rc) return rc;
     if (attest_log_count(h) == 0) return set_err(h, ATTEST_EFORMAT, "the log has no records");
     if (mode == ATTEST_LOG_READ && (rc = read_origin(h)) != 0) return rc;
-    if (have_lock) attest_logindex_flush(h->ix, mode == ATTEST_LOG_APPEND);
-    if (mode == ATTEST_LOG_READ && have_lock) flock(h->fd, LOCK_UN);
+    if (have_lock) attest_logindex_flush(h->ix, 1);
+    // A reader that had to read everything leaves caches behind for the next one, lock-free.
+    if (mode == ATTEST_LOG_READ && cached == 0) attest_logindex_publish(h->ix, path);
     h->err[0] = '\0';
     return 0;
 }
@@ -582,20 +619,33 @@ uint64_t attest_log_count(const attest_log *log)
 int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len)
 {
     uint64_t off;
-    uint8_t *buf, leaf[32];
+    uint8_t *buf, leaf[32], cached_leaf[32];
     const uint8_t *payload;
     *data = NULL;
     if (index >= attest_log_count(log))
         return set_err(log, ATTEST_ENOTFOUND, "no record %llu (the log has %llu)",
                        (unsigned long long)index, (unsigned long long)attest_log_count(log));
-    int rc = attest_logindex_offset(log->ix, index, &off);
-    if (rc)
-        return set_err(log, rc, "record %llu: reading the index cache", (unsigned long long)index);
-    if ((rc = read_frame(log, index, off, &buf, &payload, len, leaf)) != 0) return rc;
+    for (int attempt = 0;; attempt++) {
+        int rc = attest_logindex_offset(log->ix, index, &off);
+        if (!rc) rc = attest_logindex_hash(log->ix, attest_merkle_stored_index(0, index), cached_leaf);
+        if (rc)
+            return set_err(log, rc, "record %llu: reading the cache files",
+                           (unsigned long long)index);
+        rc = read_frame(log, index, off, &buf, &payload, len, leaf);
+        if (!rc && memcmp(leaf, cached_leaf, 32) == 0) break;
+        free(buf);
+        // A cache that points at the wrong frame is the cache's fault, not the log's.
+        if (attest_logindex_file_count(log->ix) <= index || log->mode != ATTEST_LOG_READ || attempt)
+            return rc ? rc
+                      : set_err(log, ATTEST_ECORRUPT, "record %llu: the cache files disagree with the log",
+                                (unsigned long long)index);
+        if ((rc = reload(log)) != 0) return rc;
+    }
     // Records are checked on read as on append ([LOG-15]): a bad one is never handed out.
     json_t *rec;
     char why[512];
-    if ((rc = attest_record_parse(&rec, payload, *len, index, why, sizeof why)) != 0) {
+    int rc = attest_record_parse(&rec, payload, *len, index, why, sizeof why);
+    if (rc) {
         free(buf);
         return set_err(log, rc, "%s", why);
     }

@@ -222,3 +222,57 @@ int attest_logindex_flush(attest_logindex *ix, int sync)
     ix->thash_n = 0;
     return 0;
 }
+
+int attest_logindex_matches(attest_logindex *ix, uint64_t index, uint64_t offset,
+                            const uint8_t (*stored)[32], size_t n_stored)
+{
+    uint8_t b[8], h[64][32];
+    if (index >= ix->n_file || n_stored > 64) return 0;
+    if (attest_io_pread(ix->idx_fd, b, 8, HEADER + 8 * index) != 0 || get64(b) != offset) return 0;
+    uint64_t first = attest_merkle_stored_count(index);
+    if (attest_io_pread(ix->tree_fd, h, 32 * n_stored, HEADER + 32 * first) != 0) return 0;
+    return memcmp(h, stored, 32 * n_stored) == 0;
+}
+
+/* Writes one cache file under a temporary name and renames it into place. */
+static int publish_file(const char *path, const uint8_t magic[8], const void *data, size_t len)
+{
+    size_t plen = strlen(path) + 32;
+    char *tmp = malloc(plen);
+    uint8_t hdr[HEADER] = {0};
+    if (!tmp) return ATTEST_ENOMEM;
+    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
+    memcpy(hdr, magic, 8);
+    hdr[8] = 1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd >= 0 && attest_io_pwrite(fd, hdr, HEADER, 0) == 0 &&
+                     attest_io_pwrite(fd, data, len, HEADER) == 0
+                 ? 0
+                 : ATTEST_EIO;
+    if (fd >= 0) close(fd);
+    if (!rc && rename(tmp, path) != 0) rc = ATTEST_EIO;
+    if (rc) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int attest_logindex_publish(attest_logindex *ix, const char *log_path)
+{
+    if (ix->n_file != 0) return 0;
+    size_t k = (size_t)ix->n, plen = strlen(log_path) + 6;
+    uint8_t *offs = malloc(k * 8 + 1);
+    char *path = malloc(plen);
+    int rc = ATTEST_ENOMEM;
+    if (offs && path) {
+        for (size_t i = 0; i < k; i++)
+            for (int b = 0; b < 8; b++) offs[8 * i + b] = (uint8_t)(ix->toff[i] >> (8 * b));
+        // The tree first: a cache whose offsets outrun its hashes is trimmed on open.
+        snprintf(path, plen, "%s.tree", log_path);
+        rc = publish_file(path, tree_magic, ix->thash, ix->thash_n * 32);
+        snprintf(path, plen, "%s.idx", log_path);
+        if (!rc) rc = publish_file(path, idx_magic, offs, k * 8);
+    }
+    free(offs);
+    free(path);
+    return rc;
+}

@@ -48,4 +48,18 @@ int attest_logindex_flush(attest_logindex *ix, int sync);
 /* Records held only in memory. */
 uint64_t attest_logindex_pending(const attest_logindex *ix);
 
+/*
+ * Does the cache hold exactly this for record `index` (< file count): its
+ * frame offset and the stored hashes its append created? 1 yes, 0 no.
+ */
+int attest_logindex_matches(attest_logindex *ix, uint64_t index, uint64_t offset,
+                            const uint8_t (*stored)[32], size_t n_stored);
+
+/*
+ * Writes the whole cache (held in memory: nothing in files) as new cache
+ * files beside log_path, through temporary names renamed into place, so a
+ * reader needs no lock. Best effort: returns 0 or ATTEST_EIO.
+ */
+int attest_logindex_publish(attest_logindex *ix, const char *log_path);
+
 #endif

@@ -115,7 +115,7 @@ static const struct field checkpoint_fields[] = {
 
 static const struct field seal_fields[] = {
     {"type", F_NAME, 1}, {"size", F_UINT, 1}, {"checkpoint", F_NAME, 1},
-    {"tpm", F_OBJ, 0},   TIME_FIELD,          END_FIELDS};
+    TIME_FIELD,          END_FIELDS};
 
 static const struct field end_fields[] = {
     {"type", F_NAME, 1}, {"steps", F_UINT, 1}, {"reason", F_STR, 0}, TIME_FIELD, END_FIELDS};
@@ -471,6 +471,9 @@ int attest_record_parse(json_t **out, const void *data, size_t len, uint64_t ind
         if (p[i] < 0x20 || p[i] == 0x7f)
             return attest_text_fail(err, errsz, ATTEST_EFORMAT,
                                     "record %llu: control byte 0x%02x at offset %zu", ix, p[i], i);
+    if (p[0] != '{' || p[len - 1] != '}')
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu: must begin with '{' and end with '}' ([LOG-6])", ix);
     json_error_t je;
     json_t *rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!rec)

@@ -135,6 +135,14 @@ ATTEST_API int attest_log_prove(attest_log *log, uint64_t index, uint64_t size,
 ATTEST_API int attest_log_consistency(attest_log *log, uint64_t old_size, uint64_t size,
                                       uint8_t proof[][ATTEST_HASH_SIZE], size_t *len);
 
+/*
+ * READ mode: stops using the cache files and re-reads every frame (into
+ * memory). For a caller whose cached answer (a root, a proof) disagrees
+ * with a signed checkpoint: the cache may be damaged, the log may not.
+ * attest_log_get does it by itself when a cached offset is wrong.
+ */
+ATTEST_API int attest_log_reload(attest_log *log);
+
 /* The reason for the last failure on this handle ("" when none). */
 ATTEST_API const char *attest_log_errmsg(const attest_log *log);
 

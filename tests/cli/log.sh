@@ -61,7 +61,7 @@ z=0000000000000000000000000000000000000000000000000000000000000000
 bad() { # NAME PATTERN JSON
     expect_err "append rejects $1" 2 "$2" sh -c "echo '$3' | \"$ATTEST\" log append run.log"
 }
-bad "invalid JSON" "stdin line 1: .*record 10: invalid JSON" '{"type":"note",'
+bad "invalid JSON" "stdin line 1: .*record 10: invalid JSON" '{"type":"note",}'
 bad "an unknown type" "record 10: unknown type \"weights\"" '{"type":"weights"}'
 bad "a missing field" "record 10 \(shard\): missing field \"samples\"" "{\"type\":\"shard\",\"id\":9,\"name\":\"x\",\"size\":1,\"sha256\":\"$z\",\"layout\":\"bytes\"}"
 bad "a duplicate key" "duplicate" '{"type":"note","text":"a","text":"b"}'

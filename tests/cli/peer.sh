@@ -69,6 +69,8 @@ done
     nok "peer verifies every consistency proof"
 expect "consistency defaults to the latest seal" 0 "$ATTEST" log consistency run.log --from 2
 assert "default --to is the latest seal" cmp out "c_2_$latest"
+expect "consistency from the empty tree" 0 "$ATTEST" log consistency run.log --from 0 --to 2
+assert "consistency from the empty tree is an empty proof" test ! -s "$T/out"
 expect_err "consistency from a size that is not sealed" 2 "no seal of tree size 5" "$ATTEST" log consistency run.log --from 5
 expect_err "prove an unsealed record" 2 "not sealed yet" "$ATTEST" log prove run.log --index "$latest"
 

@@ -365,6 +365,85 @@ static void test_open_rejects_wrong_order(void)
     free(buf);
 }
 
+/* A torn tail cut below what the cache lists: later appends and seals stay valid. */
+static void test_torn_cut_below_cache(void)
+{
+    char path[128];
+    size_t len;
+    path_in(path, sizeof path, "tornc.log");
+    make_log(path, 6, 0); // run + 5 notes, cached, unsealed
+    uint8_t *buf = read_all(path, &len);
+    uint32_t n0 = buf[16] | buf[17] << 8 | buf[18] << 16 | (uint32_t)buf[19] << 24;
+    size_t rec1 = 16 + 12 + n0;
+    uint32_t n1 = buf[rec1] | buf[rec1 + 1] << 8 | buf[rec1 + 2] << 16 | (uint32_t)buf[rec1 + 3] << 24;
+    // Record 2 becomes the torn tail: cut the file inside it.
+    write_all(path, buf, rec1 + 12 + n1 + 7);
+    attest_log *log;
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_APPEND), 0);
+    CHECK_EQ_INT(attest_log_count(log), 2);
+    CHECK_EQ_INT(note(log, "after the repair"), 0);
+    CHECK_EQ_INT(attest_log_seal(log, signer, NULL), 0);
+    attest_log_free(log);
+    CHECK_EQ_INT(verify_rc(path), 0);
+    free(buf);
+}
+
+/* [LOG-9] (d): a last frame with zero bytes where data should be is torn, and recovered. */
+static void test_partly_zero_last_frame(void)
+{
+    char path[128];
+    size_t len;
+    path_in(path, sizeof path, "pzero.log");
+    make_log(path, 4, 1);
+    attest_log *log;
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_APPEND), 0);
+    CHECK_EQ_INT(note(log, "this record's last blocks never reached the disk"), 0);
+    attest_log_free(log);
+    uint8_t *buf = read_all(path, &len);
+    memset(buf + len - 30, 0, 30);
+    write_all(path, buf, len);
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_APPEND), 0);
+    CHECK(attest_log_notice(log) && strstr(attest_log_notice(log), "zero bytes"));
+    CHECK_EQ_INT(attest_log_count(log), 5);
+    attest_log_free(log);
+    CHECK_EQ_INT(verify_rc(path), 0);
+    free(buf);
+}
+
+/* A cache whose offsets were swapped: get still returns the right records. */
+static void test_swapped_cache_offsets(void)
+{
+    char path[128], p[160];
+    path_in(path, sizeof path, "swap.log");
+    make_log(path, 8, 1);
+    snprintf(p, sizeof p, "%s.idx", path);
+    int fd = open(p, O_RDWR);
+    uint8_t a[8], b[8];
+    CHECK_EQ_INT(pread(fd, a, 8, 16 + 8 * 3), 8);
+    CHECK_EQ_INT(pread(fd, b, 8, 16 + 8 * 5), 8);
+    CHECK_EQ_INT(pwrite(fd, b, 8, 16 + 8 * 3), 8);
+    CHECK_EQ_INT(pwrite(fd, a, 8, 16 + 8 * 5), 8);
+    close(fd);
+    attest_log *log;
+    char *data;
+    size_t len;
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_READ), 0);
+    CHECK_EQ_INT(attest_log_get(log, 3, &data, &len), 0);
+    CHECK(data && strstr(data, "record 3") != NULL);
+    free(data);
+    attest_log_free(log);
+    // The writer finds the bad entries at open and rewrites the cache from there.
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_APPEND), 0);
+    CHECK(attest_log_notice(log) && strstr(attest_log_notice(log), "from record 3"));
+    attest_log_free(log);
+    CHECK_EQ_INT(attest_log_open(&log, path, ATTEST_LOG_READ), 0);
+    CHECK_EQ_INT(attest_log_get(log, 5, &data, &len), 0);
+    CHECK(data && strstr(data, "record 5") != NULL);
+    CHECK(attest_log_notice(log) == NULL);
+    free(data);
+    attest_log_free(log);
+}
+
 static void test_create_errors(void)
 {
     char path[128];
@@ -401,6 +480,9 @@ int main(void)
     RUN(test_proofs_large_log);
     RUN(test_open_rejects_wrong_order);
     RUN(test_create_errors);
+    RUN(test_torn_cut_below_cache);
+    RUN(test_partly_zero_last_frame);
+    RUN(test_swapped_cache_offsets);
     attest_signer_free(signer);
     attest_verifier_free(verifier);
     char cmd[128];

@@ -68,8 +68,10 @@ static void test_valid_records_of_every_type(void)
 static void test_json_shape(void)
 {
     CHECK(rejects("", "empty"));
-    CHECK(rejects("[1]", "expected a JSON object"));
-    CHECK(rejects("{\"type\":\"note\",\"text\":\"a\"} x", "invalid JSON"));
+    CHECK(rejects("[1]", "must begin with '{'"));
+    CHECK(rejects("{\"type\":\"note\",\"text\":\"a\"} x", "must begin with '{' and end with '}'"));
+    CHECK(rejects(" {\"type\":\"note\",\"text\":\"a\"}", "must begin with '{'"));
+    CHECK(rejects("{\"type\":\"note\",\"text\":\"a\"}x}", "invalid JSON"));
     CHECK(rejects("{\"type\":\"note\",\"text\":\"a\",\"text\":\"b\"}", "duplicate"));
     CHECK(rejects("{\"type\":\"note\",\"text\":\"a\\u0000b\"}", "invalid JSON"));
     CHECK(rejects("{\"type\":\"note\",\"text\":\"a\"}\n", "control byte 0x0a at offset 26"));
