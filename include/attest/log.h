@@ -15,7 +15,10 @@
  * Errors: every function returns 0 or a negative ATTEST_E* code; the
  * handle keeps a one-line reason (attest_log_errmsg) that names the file
  * and, where one is involved, the record index. On error the log file is
- * unchanged.
+ * unchanged, with two exceptions that the functions below name: running
+ * out of memory after a record was written (the record is in the file; the
+ * handle refuses further appends: reopen the log), and a failed fsync after
+ * a seal (the seal is in the file but may not be durable).
  */
 #ifndef ATTEST_LOG_H
 #define ATTEST_LOG_H
@@ -79,7 +82,7 @@ ATTEST_API int attest_log_open(attest_log **out, const char *path, enum attest_l
  * On return the record is in the OS page cache (not fsync'd). *index, if
  * not NULL, receives its index. Returns 0, ATTEST_EINVAL (read-only
  * handle, or a seal/run record), ATTEST_EFORMAT (reason in errmsg),
- * ATTEST_EIO (the log is unchanged), ATTEST_ENOMEM.
+ * ATTEST_EIO (the log is unchanged), ATTEST_ENOMEM (the record may be in the file: see above).
  */
 ATTEST_API int attest_log_append(attest_log *log, const char *json, size_t len, uint64_t *index);
 
@@ -88,7 +91,9 @@ ATTEST_API int attest_log_append(attest_log *log, const char *json, size_t len, 
  * signed by `signer` (which must be the run's key), then fsyncs the log
  * and its caches. *index, if not NULL, receives the seal's index (which is
  * also the sealed tree size). Returns 0, ATTEST_EINVAL (read-only handle,
- * or not the run's key), ATTEST_EIO, ATTEST_ENOMEM.
+ * or not the run's key), ATTEST_EIO (when the fsync after the write failed,
+ * the seal record is in the file: do not seal again before reopening the
+ * log and looking), ATTEST_ENOMEM.
  */
 ATTEST_API int attest_log_seal(attest_log *log, const attest_signer *signer, uint64_t *index);
 
