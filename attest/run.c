@@ -27,6 +27,7 @@
 #include "attest/run.h"
 #include "attest/safetensors.h"
 #include "attest/shard.h"
+#include "attest/tpm.h"
 
 enum fact_kind { K_RECORD, K_SEAL };
 
@@ -86,6 +87,8 @@ struct attest_run {
     int first_rc;
     char first_err[640];
     uint64_t failed;
+    attest_tpm *tpm; /* NULL: seals are not anchored */
+    attest_tpm_nv nv;
     uint64_t since_seal;
     uint64_t records; /* the log's record count, as the writer last saw it */
     double last_seal;
@@ -370,6 +373,45 @@ static int finalize(attest_run *run, struct fact *f)
     return 0;
 }
 
+static void put_hex(json_t *obj, const char *key, const uint8_t *b, size_t n)
+{
+    char *hex = malloc(2 * n + 1);
+    static const char digits[] = "0123456789abcdef";
+    if (!hex) return;
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[b[i] >> 4];
+        hex[2 * i + 1] = digits[b[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    json_object_set_new(obj, key, json_string(hex));
+    free(hex);
+}
+
+/* attest_log_anchor_fn: extends, counts and certifies the seal in the TPM. */
+static int anchor(void *ctx, const uint8_t digest[32], char **evidence)
+{
+    attest_run *run = ctx;
+    attest_tpm_evidence ev;
+    char err[400];
+    int rc = attest_tpm_seal(run->tpm, &run->nv, digest, &ev, err, sizeof err);
+    if (rc) {
+        pthread_mutex_lock(&run->mu);
+        note_failure(run, rc, "seal: TPM anchoring failed, sealed without evidence: %s", err);
+        pthread_mutex_unlock(&run->mu);
+        return rc;
+    }
+    json_t *e = json_object(), *c = json_object(), *tpm = json_object();
+    put_hex(e, "attest", ev.extend.attest, ev.extend.attest_len);
+    put_hex(e, "signature", ev.extend.sig, ev.extend.sig_len);
+    put_hex(c, "attest", ev.counter.attest, ev.counter.attest_len);
+    put_hex(c, "signature", ev.counter.sig, ev.counter.sig_len);
+    json_object_set_new(tpm, "extend", e);
+    json_object_set_new(tpm, "counter", c);
+    *evidence = json_dumps(tpm, JSON_COMPACT);
+    json_decref(tpm);
+    return *evidence ? 0 : ATTEST_ENOMEM;
+}
+
 /* Writer thread, run->mu not held. */
 static void write_seal(attest_run *run)
 {
@@ -380,7 +422,7 @@ static void write_seal(attest_run *run)
         pthread_mutex_unlock(&run->mu);
         return;
     }
-    int rc = attest_log_seal(run->log, run->signer, &index);
+    int rc = attest_log_seal_anchored(run->log, run->signer, run->tpm ? anchor : NULL, run, &index);
     pthread_mutex_lock(&run->mu);
     if (rc)
         note_failure(run, rc, "seal: %s", attest_log_errmsg(run->log));
@@ -764,6 +806,51 @@ static int open_fail(char **errmsg, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* Connects the run to its TPM: the AK, the run's NV indexes, and a `tpm` record once per log. */
+static int setup_tpm(attest_run *run, const char *tcti, char **errmsg)
+{
+    attest_tpm_key ak;
+    char err[400], *rec = NULL;
+    size_t len;
+    uint8_t run_id[16] = {0};
+    int rc = attest_tpm_open(&run->tpm, tcti, err, sizeof err);
+    if (!rc) rc = attest_tpm_ak(run->tpm, &ak, err, sizeof err);
+    if (rc) return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
+    if ((rc = attest_log_get(run->log, 0, &rec, &len)) != 0)
+        return open_fail(errmsg, rc, "%s", attest_log_errmsg(run->log));
+    json_t *obj = json_loadb(rec, len, 0, NULL);
+    const char *hex = json_string_value(json_object_get(obj, "run_id"));
+    for (int i = 0; hex && i < 16; i++) {
+        unsigned v = 0;
+        if (sscanf(hex + 2 * i, "%2x", &v) == 1) run_id[i] = (uint8_t)v;
+    }
+    json_decref(obj);
+    free(rec);
+    if ((rc = attest_tpm_define(run->tpm, run_id, &run->nv, err, sizeof err)) != 0)
+        return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
+    // A resumed log has its tpm record near the start already.
+    uint64_t n = attest_log_count(run->log);
+    for (uint64_t i = 1; i < n && i < 64; i++) {
+        if (attest_log_get(run->log, i, &rec, &len) != 0) break;
+        int found = strstr(rec, "\"type\":\"tpm\"") != NULL;
+        free(rec);
+        if (found) return 0;
+    }
+    json_t *t = json_pack("{s:s}", "type", "tpm");
+    put_hex(t, "ak_public", ak.pub, ak.pub_len);
+    put_hex(t, "ak_name", ak.name, ak.name_len);
+    json_object_set_new(t, "extend_index", json_integer(run->nv.extend_handle));
+    put_hex(t, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
+    json_object_set_new(t, "counter_index", json_integer(run->nv.counter_handle));
+    put_hex(t, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
+    json_object_set_new(t, "time", utc_now());
+    char *text = json_dumps(t, JSON_COMPACT);
+    json_decref(t);
+    rc = text ? attest_log_append(run->log, text, strlen(text), NULL) : ATTEST_ENOMEM;
+    free(text);
+    return rc ? open_fail(errmsg, rc, "%s", attest_log_errmsg(run->log)) : 0;
+}
+
 /* The signer must be the key of the run record (record 0). */
 static int check_key(attest_run *run, char **errmsg)
 {
@@ -824,6 +911,8 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
         goto fail;
     }
     if (run->signer && (rc = check_key(run, errmsg)) != 0) goto fail;
+    const char *tcti = run->opts.tpm_tcti ? run->opts.tpm_tcti : getenv("ATTEST_TCTI");
+    if (tcti && *tcti && (rc = setup_tpm(run, tcti, errmsg)) != 0) goto fail;
     run->records = attest_log_count(run->log);
     // A resumed log whose last record is not a seal has unsealed records: close seals them.
     char *last = NULL;
@@ -842,9 +931,11 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
     }
     run->writer_started = 1;
     run->opts.replay_json = NULL; // not ours to keep
+    run->opts.tpm_tcti = NULL;
     *out = run;
     return 0;
 fail:
+    attest_tpm_free(run->tpm);
     attest_pool_free(run->pool);
     attest_log_free(run->log);
     attest_signer_free(run->signer);
@@ -874,6 +965,7 @@ int attest_run_close(attest_run *run, char *msg, size_t msgsz, uint64_t *failed)
     for (int i = 0; i < SPARE_BUFFERS; i++)
         free(run->spare[i].buf);
     int rc = attest_run_status(run, msg, msgsz, failed);
+    attest_tpm_free(run->tpm);
     attest_log_free(run->log);
     attest_signer_free(run->signer);
     pthread_mutex_destroy(&run->mu);

@@ -205,7 +205,12 @@ static void summarize(const char *data, size_t len, char *out, size_t outsz)
         snprintf(out, outsz, "%-10s step %lld, sha256 %.16s…, %zu tensor(s)", t, I("step"),
                  S("sha256"), json_array_size(json_object_get(r, "tensors")));
     else if (!strcmp(t, "seal"))
-        snprintf(out, outsz, "%-10s tree size %lld", t, I("size"));
+        snprintf(out, outsz, "%-10s tree size %lld%s", t, I("size"),
+                 json_object_get(r, "tpm") ? ", TPM-anchored" : "");
+    else if (!strcmp(t, "tpm"))
+        snprintf(out, outsz, "%-10s AK %.16s…, NV extend 0x%08llx, counter 0x%08llx", t,
+                 S("ak_name"), (unsigned long long)I("extend_index"),
+                 (unsigned long long)I("counter_index"));
     else if (!strcmp(t, "end"))
         snprintf(out, outsz, "%-10s %lld steps", t, I("steps"));
     else if (!strcmp(t, "note"))

@@ -565,6 +565,12 @@ done:
 
 int attest_log_seal(attest_log *log, const attest_signer *signer, uint64_t *index)
 {
+    return attest_log_seal_anchored(log, signer, NULL, NULL, index);
+}
+
+int attest_log_seal_anchored(attest_log *log, const attest_signer *signer,
+                             attest_log_anchor_fn anchor, void *ctx, uint64_t *index)
+{
     attest_log *h = log;
     uint8_t root[32];
     char *text = NULL, *note = NULL, now[40];
@@ -584,10 +590,22 @@ int attest_log_seal(attest_log *log, const attest_signer *signer, uint64_t *inde
         goto done;
     }
     utc_now(now);
-    rc = append_json(h,
-                     json_pack("{s:s, s:I, s:s, s:s}", "type", "seal", "size", (json_int_t)size,
-                               "checkpoint", note, "time", now),
-                     index);
+    json_t *seal = json_pack("{s:s, s:I, s:s}", "type", "seal", "size", (json_int_t)size,
+                             "checkpoint", note);
+    if (seal && anchor) {
+        // The anchor (a TPM) vouches for exactly this signed checkpoint.
+        uint8_t digest[32];
+        char *evidence = NULL;
+        crypto_hash_sha256(digest, (const uint8_t *)note, strlen(note));
+        if (anchor(ctx, digest, &evidence) == 0 && evidence) {
+            json_t *ev = json_loads(evidence, JSON_REJECT_DUPLICATES, NULL);
+            if (json_is_object(ev)) json_object_set(seal, "tpm", ev);
+            json_decref(ev);
+        }
+        free(evidence);
+    }
+    if (seal) json_object_set_new(seal, "time", json_string(now));
+    rc = append_json(h, seal, index);
     if (rc) goto done;
     // A seal is durable before it is reported: the file first, then its caches.
     if (fsync(h->fd) != 0) {

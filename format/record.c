@@ -27,7 +27,8 @@ enum ftype {
     F_BOOL,
     F_OBJ,
     F_ARR,
-    F_TIME /* RFC 3339 UTC: YYYY-MM-DDTHH:MM:SS[.fraction]Z */
+    F_TIME, /* RFC 3339 UTC: YYYY-MM-DDTHH:MM:SS[.fraction]Z */
+    F_HEX   /* non-empty, even number of lowercase hex digits */
 };
 
 struct field {
@@ -115,6 +116,7 @@ static const struct field checkpoint_fields[] = {
 
 static const struct field seal_fields[] = {
     {"type", F_NAME, 1}, {"size", F_UINT, 1}, {"checkpoint", F_NAME, 1},
+    {"tpm", F_OBJ, 0},
     TIME_FIELD,          END_FIELDS};
 
 static const struct field end_fields[] = {
@@ -230,6 +232,8 @@ static const char *ftype_want(enum ftype t)
         return "an array";
     case F_TIME:
         return "an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.f]Z)";
+    case F_HEX:
+        return "an even number of lowercase hex digits";
     }
     return "?";
 }
@@ -262,6 +266,8 @@ static int type_ok(enum ftype t, const json_t *v)
         return json_is_array(v);
     case F_TIME:
         return s && is_utc_time(s);
+    case F_HEX:
+        return s && *s && strlen(s) % 2 == 0 && is_lower_hex(s, strlen(s));
     }
     return 0;
 }
@@ -400,12 +406,38 @@ static int extra_checkpoint(const json_t *rec, uint64_t index, char *err, size_t
     return 0;
 }
 
+static const struct field tpm_fields[] = {
+    {"type", F_NAME, 1},          {"ak_public", F_HEX, 1},   {"ak_name", F_HEX, 1},
+    {"extend_index", F_UINT, 1},  {"extend_name", F_HEX, 1}, {"counter_index", F_UINT, 1},
+    {"counter_name", F_HEX, 1},   TIME_FIELD,                END_FIELDS};
+
+/* A seal's TPM evidence: {"extend": {"attest", "signature"}, "counter": {...}}, all hex. */
+static int extra_seal(const json_t *rec, uint64_t index, char *err, size_t errsz)
+{
+    const json_t *tpm = json_object_get(rec, "tpm");
+    static const char *const parts[] = {"extend", "counter"};
+    if (!tpm) return 0;
+    int ok = json_object_size(tpm) == 2;
+    for (int i = 0; ok && i < 2; i++) {
+        const json_t *c = json_object_get(tpm, parts[i]);
+        ok = json_is_object(c) && json_object_size(c) == 2 &&
+             type_ok(F_HEX, json_object_get(c, "attest")) &&
+             type_ok(F_HEX, json_object_get(c, "signature"));
+    }
+    if (!ok)
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                "record %llu (seal): field \"tpm\": expected {\"extend\": "
+                                "{\"attest\", \"signature\"}, \"counter\": {...}} in hex",
+                                (unsigned long long)index);
+    return 0;
+}
+
 static const struct rtype rtypes[] = {
     {"run", run_fields, NULL},         {"code", code_fields, extra_code},
     {"init", init_fields, NULL},       {"shard", shard_fields, extra_shard},
     {"step", step_fields, extra_step}, {"checkpoint", checkpoint_fields, extra_checkpoint},
-    {"seal", seal_fields, NULL},       {"end", end_fields, NULL},
-    {"note", note_fields, NULL},
+    {"seal", seal_fields, extra_seal}, {"end", end_fields, NULL},
+    {"note", note_fields, NULL},       {"tpm", tpm_fields, NULL},
 };
 
 static const struct field *find_field(const struct field *fields, const char *name)

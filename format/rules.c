@@ -24,7 +24,7 @@ struct attest_rules {
     attest_verifier *key;
     char origin[ATTEST_NOTE_NAME_MAX + 1];
     attest_rules_summary sum;
-    int any_step;
+    int any_step, have_tpm;
     struct shard *shards; /* sorted by id */
     size_t n_shards, cap_shards;
     attest_checkpoint seal;
@@ -210,7 +210,13 @@ int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char
                 err, errsz, ATTEST_EFORMAT,
                 "record %llu (checkpoint): step %llu is after the last recorded step %llu", ix,
                 (unsigned long long)step, (unsigned long long)last);
+    } else if (strcmp(type, "tpm") == 0) {
+        if (st->have_tpm)
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: a second \"tpm\" record", ix);
     } else if (strcmp(type, "seal") == 0) {
+        if (json_object_get(rec, "tpm") && !st->have_tpm)
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu (seal): TPM evidence with no \"tpm\" record before it", ix);
         return check_seal(st, index, rec, err, errsz);
     } else if (strcmp(type, "end") == 0) {
         uint64_t steps = uint_field(rec, "steps");
@@ -255,6 +261,8 @@ void attest_rules_apply(attest_rules *st, uint64_t index, const json_t *rec)
         st->sum.have_end = 1;
     } else if (strcmp(type, "note") == 0) {
         st->sum.notes++;
+    } else if (strcmp(type, "tpm") == 0) {
+        st->have_tpm = 1;
     }
 }
 

@@ -97,6 +97,18 @@ ATTEST_API int attest_log_append(attest_log *log, const char *json, size_t len, 
  */
 ATTEST_API int attest_log_seal(attest_log *log, const attest_signer *signer, uint64_t *index);
 
+/*
+ * An anchor for a seal: given the SHA-256 of the signed checkpoint note,
+ * returns in *evidence a malloc'd JSON object (the seal's "tpm" member,
+ * format/LOG.md) or leaves it NULL to seal without evidence. Returns 0 or a
+ * negative code (then the seal is written without evidence).
+ */
+typedef int (*attest_log_anchor_fn)(void *ctx, const uint8_t digest[32], char **evidence);
+
+/* attest_log_seal, with the evidence `anchor` gives stored in the seal record. */
+ATTEST_API int attest_log_seal_anchored(attest_log *log, const attest_signer *signer,
+                                        attest_log_anchor_fn anchor, void *ctx, uint64_t *index);
+
 /* Flushes the caches and fsyncs the log without sealing. */
 ATTEST_API int attest_log_sync(attest_log *log);
 

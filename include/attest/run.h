@@ -43,6 +43,8 @@ typedef struct attest_run_options {
     uint64_t memory_bound;       /* bytes of buffer copies waiting to be hashed (0: 256 MiB) */
     const char *replay_json;     /* replay recipe stored in the run record (new logs), or NULL */
     unsigned flags;              /* ATTEST_RUN_NEW: fail with ATTEST_EEXIST if the log exists */
+    const char *tpm_tcti;        /* anchor seals in this TPM ("swtpm:host=...,port=...",
+                                    "device:/dev/tpmrm0"); NULL: $ATTEST_TCTI if set, else none */
 } attest_run_options;
 
 #define ATTEST_RUN_NEW 1u
@@ -50,7 +52,7 @@ typedef struct attest_run_options {
 #define ATTEST_RUN_OPTIONS_VERSION 1
 #define ATTEST_RUN_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0                                          \
+        ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0, NULL                                    \
     }
 
 /*
@@ -62,6 +64,11 @@ typedef struct attest_run_options {
  * record`). Returns 0, or the code of attest_log_create/attest_log_open
  * (then *out is NULL and, when errmsg is not NULL, a malloc'd reason is
  * stored there), ATTEST_EINVAL for a key that is not the log's key.
+ * With a TPM (opts->tpm_tcti or $ATTEST_TCTI), the run connects to it,
+ * defines its NV indexes, records a `tpm` record (once per log) and
+ * anchors every seal; a TPM that cannot be used fails the open (the reason
+ * names the TCTI). A seal whose anchoring fails is written without
+ * evidence and the failure is reported by attest_run_status.
  */
 ATTEST_API int attest_run_open(attest_run **out, const char *log_path, const char *key_path,
                                const char *config_json, const attest_run_options *opts,

@@ -74,6 +74,7 @@ class _RunOptions(ctypes.Structure):
         ("memory_bound", ctypes.c_uint64),
         ("replay_json", ctypes.c_char_p),
         ("flags", ctypes.c_uint),
+        ("tpm_tcti", ctypes.c_char_p),
     ]
 
 
@@ -432,7 +433,8 @@ class Run:
 
     Run(log, key=None, config=None, ...) creates the log (key needed; config
     dict stored as the claimed configuration) or reopens an existing one to
-    go on recording (new=True: refuse an existing log, AttestError EEXIST). Use it as a context manager; leaving the block closes
+    go on recording (new=True: refuse an existing log, AttestError EEXIST).
+    tpm="swtpm:host=...,port=..." (or $ATTEST_TCTI) anchors every seal in that TPM. Use it as a context manager; leaving the block closes
     the run (flush, final seal) and warns if any fact failed.
 
     Record methods return at once: hashing and writing happen on the
@@ -444,7 +446,7 @@ class Run:
     """
 
     def __init__(self, log, key=None, config=None, seal_every_records=0, seal_every_seconds=0.0,
-                 hash_threads=0, memory_bound=0, replay=None, new=False):
+                 hash_threads=0, memory_bound=0, replay=None, new=False, tpm=None):
         self._h = None
         self._lock = threading.Lock()
         self._local_first = None  # an immediate failure that was not an invalid argument
@@ -454,7 +456,8 @@ class Run:
         opts = _RunOptions(_RUN_OPTIONS_VERSION, _uint(seal_every_records, "seal_every_records"),
                            float(seal_every_seconds), int(hash_threads),
                            _uint(memory_bound, "memory_bound"), replay_json,
-                           _RUN_NEW if new else 0)
+                           _RUN_NEW if new else 0,
+                           tpm.encode() if tpm is not None else None)
         handle, errmsg = ctypes.c_void_p(), ctypes.c_void_p()
         rc = _run_open(ctypes.byref(handle), _path(log), _path(key) if key is not None else None,
                        _json(config, "config"), ctypes.byref(opts), ctypes.byref(errmsg))
