@@ -13,6 +13,15 @@ rm -rf "$DEMO"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# A software TPM anchors every seal (extend, counter, certification by the AK).
+if command -v swtpm >/dev/null; then
+    step "a software TPM (swtpm) for this run"
+    export ATTEST_TCTI
+    ATTEST_TCTI=$(scripts/swtpm start "$BUILD/demo-tpm")
+    trap 'scripts/swtpm stop "$BUILD/demo-tpm"' EXIT
+    echo "ATTEST_TCTI=$ATTEST_TCTI"
+fi
+
 step "training a byte-level transformer on /usr/share/common-licenses, recording every fact"
 /usr/bin/python3 examples/pytorch/train.py --out "$DEMO" "$@"
 

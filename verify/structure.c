@@ -24,6 +24,7 @@
 #include "attest/verify.h"
 #include "format/frame.h"
 #include "format/record.h"
+#include "verify/tpm.h"
 
 struct attest_report {
     json_t *obj;
@@ -73,9 +74,10 @@ static int check_key(attest_report *r, const attest_rules *rules, const attest_v
 }
 
 /* Checks one record; returns 0, ATTEST_EVERIFY or ATTEST_ENOMEM. */
-static int check_record(attest_report *r, attest_rules *rules, const attest_merkle_frontier *fr,
-                        const attest_verifier *key, uint64_t index, uint64_t offset,
-                        const uint8_t *payload, size_t len, json_t *counts)
+static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifier *tv,
+                        const attest_merkle_frontier *fr, const attest_verifier *key,
+                        uint64_t index, uint64_t offset, const uint8_t *payload, size_t len,
+                        json_t *counts)
 {
     json_t *rec;
     char why[768];
@@ -99,6 +101,20 @@ static int check_record(attest_report *r, attest_rules *rules, const attest_merk
             goto done;
         }
     }
+    // TPM evidence: the key record, then every seal in order (verify/tpm.c).
+    if (strcmp(type, "tpm") == 0 || strcmp(type, "seal") == 0) {
+        rc = strcmp(type, "tpm") == 0
+                 ? attest_tpm_verifier_key(tv, index, rec, why, sizeof why)
+                 : attest_tpm_verifier_seal(tv, index,
+                                            json_string_value(json_object_get(rec, "checkpoint")),
+                                            json_object_get(rec, "tpm"),
+                                            json_string_value(json_object_get(rec, "time")), why,
+                                            sizeof why);
+        if (rc) {
+            rc = failure(r, rc, (int64_t)index, (int64_t)offset, "%s", why);
+            goto done;
+        }
+    }
     attest_rules_apply(rules, index, rec);
     if (index == 0) {
         json_object_set(r->obj, "origin", json_object_get(rec, "origin"));
@@ -116,6 +132,7 @@ static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *
 {
     attest_frame_reader *fr_reader = NULL;
     attest_rules *rules = NULL;
+    attest_tpm_verifier *tv = NULL;
     attest_merkle_frontier fr;
     json_t *counts = json_object();
     const uint8_t *payload;
@@ -124,7 +141,7 @@ static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *
     uint8_t leaf[32];
     int rc = ATTEST_ENOMEM;
     attest_merkle_frontier_init(&fr);
-    if (!counts || attest_rules_new(&rules) != 0 ||
+    if (!counts || attest_rules_new(&rules) != 0 || attest_tpm_verifier_new(&tv) != 0 ||
         attest_frame_reader_new(&fr_reader, fd, ATTEST_LOG_HEADER_SIZE, size, 0) != 0) {
         rc = failure(r, ATTEST_ENOMEM, -1, -1, "out of memory");
         goto done;
@@ -150,7 +167,7 @@ static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *
                          attest_frame_reader_message(fr_reader));
             goto done;
         }
-        rc = check_record(r, rules, &fr, key, index, at, payload, len, counts);
+        rc = check_record(r, rules, tv, &fr, key, index, at, payload, len, counts);
         if (rc == ATTEST_ENOMEM) rc = failure(r, rc, (int64_t)index, -1, "out of memory");
         if (rc) goto done;
         attest_merkle_frontier_append(&fr, leaf, NULL, NULL);
@@ -175,7 +192,13 @@ done:
             }
         }
     }
+    if (!rc && tv) {
+        char line[300];
+        if (attest_tpm_verifier_report(tv, r->obj, line, sizeof line) == 0)
+            json_object_set_new(r->obj, "anchoring", json_string(line));
+    }
     json_decref(counts);
+    attest_tpm_verifier_free(tv);
     attest_rules_free(rules);
     attest_frame_reader_free(fr_reader);
     return rc;
@@ -278,6 +301,8 @@ int attest_report_text(const attest_report *r, char **out)
     if (num(r, "seals"))
         add(&buf, &len, "seals     %lld; the last signs tree size %lld\n",
             (long long)num(r, "seals"), (long long)num(r, "sealed"));
+    if (json_object_get(r->obj, "anchoring"))
+        add(&buf, &len, "tpm       %s\n", json_string_value(json_object_get(r->obj, "anchoring")));
     if (json_object_get(r->obj, "unsealed") && num(r, "unsealed"))
         add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
             (long long)num(r, "unsealed"));
