@@ -53,3 +53,35 @@ PY
 tamper "a flipped byte in the extend certification" "signature|does not verify" 's/\("extend":{"attest":"[0-9a-f]\{40\}\)\(.\)/\1f/'
 tamper "a flipped byte in the counter signature" "signature|does not verify" 's/\("counter":{"attest":"[0-9a-f]*","signature":"[0-9a-f]\{30\}\)./\1e/'
 tamper "evidence without its counter" "tpm" 's/,"counter":{[^}]*}//'
+
+# The TPM goes away mid-run: the next seal is written without evidence, the
+# recorder reports it, the run goes on, and verify counts it as unanchored.
+mkdir "$T/gone"
+"$ATTEST" keygen example.com/tpm-gone -o "$T/gone/run" >/dev/null
+TCTI2=$(scripts/swtpm start "$T/tpm2")
+cat >"$T/gone.py" <<'PY'
+import os, subprocess, sys
+sys.path.insert(0, os.path.join(os.environ["REPO"], "python"))
+import attest
+d, tcti = sys.argv[1], sys.argv[2]
+run = attest.Run(os.path.join(d, "run.log"), key=os.path.join(d, "run.key"), tpm=tcti)
+run.note("anchored")
+run.seal()
+run.flush()
+subprocess.run([os.path.join(os.environ["REPO"], "scripts", "swtpm"), "stop", sys.argv[3]], check=True)
+run.note("after the TPM went away")
+run.seal()
+code, msg, failed = run.close()
+print("status", code, failed, msg)
+PY
+export ATTEST_LIB="$PWD/$BUILD/libattest.so.0" REPO="$PWD"
+case "$ATTEST_LIB" in /*) ;; *) ATTEST_LIB="$PWD/$ATTEST_LIB" ;; esac
+if readelf -d "$ATTEST_LIB" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
+    export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+fi
+expect "a run whose TPM goes away goes on" 0 /usr/bin/python3 "$T/gone.py" "$T/gone" "$TCTI2" "$T/tpm2"
+assert "the recorder reports the unanchored seal" grep -q "TPM anchoring failed, sealed without evidence" "$T/out"
+unset LD_PRELOAD
+expect "its log still verifies" 0 "$ATTEST" verify "$T/gone/run.log" --pub "$T/gone/run.pub"
+assert "counted as unanchored" grep -q "TPM-anchored: 1 of 2 seals" "$T/out"
