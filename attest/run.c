@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "attest/digest.h"
 #include "attest/error.h"
@@ -27,6 +28,7 @@
 #include "attest/run.h"
 #include "attest/safetensors.h"
 #include "attest/shard.h"
+#include "attest/enroll.h"
 #include "attest/tpm.h"
 
 enum fact_kind { K_RECORD, K_SEAL };
@@ -807,17 +809,56 @@ static int open_fail(char **errmsg, int rc, const char *fmt, ...)
 }
 
 /* Connects the run to its TPM: the AK, the run's NV indexes, and a `tpm` record once per log. */
-static int setup_tpm(attest_run *run, const char *tcti, char **errmsg)
+static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_path, char **errmsg)
 {
     attest_tpm_key ak;
-    char err[400], *rec = NULL;
+    char err[400], *rec = NULL, *enrollment = NULL;
     size_t len;
     uint8_t run_id[16] = {0};
-    int rc = attest_tpm_open(&run->tpm, tcti, err, sizeof err);
+    attest_enroll_req *req = NULL;
+    int rc;
+    if (enrollment_path) {
+        // Read before the run's own connection: a TPM without resource manager serves one.
+        FILE *f = fopen(enrollment_path, "r");
+        enrollment = f ? calloc(1, 4096) : NULL;
+        size_t got = enrollment ? fread(enrollment, 1, 4095, f) : 0;
+        if (f) fclose(f);
+        req = calloc(1, sizeof *req);
+        if (!got || !req) {
+            free(enrollment);
+            free(req);
+            return open_fail(errmsg, ATTEST_EIO, "%s: cannot read the enrollment", enrollment_path);
+        }
+        if ((rc = attest_enroll_request(tcti, req, err, sizeof err)) != 0) {
+            free(enrollment);
+            free(req);
+            return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
+        }
+    }
+    rc = attest_tpm_open(&run->tpm, tcti, err, sizeof err);
     if (!rc) rc = attest_tpm_ak(run->tpm, &ak, err, sizeof err);
-    if (rc) return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
-    if ((rc = attest_log_get(run->log, 0, &rec, &len)) != 0)
+    if (rc) {
+        free(enrollment);
+        free(req);
+        return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
+    }
+    if (enrollment) {
+        char name_hex[2 * ATTEST_TPM_NAME_MAX + 1], want[2 * ATTEST_TPM_NAME_MAX + 8];
+        sodium_bin2hex(name_hex, sizeof name_hex, ak.name, ak.name_len);
+        snprintf(want, sizeof want, "\nak %s\n", name_hex);
+        if (!strstr(enrollment, want)) {
+            free(enrollment);
+            free(req);
+            return open_fail(errmsg, ATTEST_EINVAL,
+                             "%s: the enrollment is not for this TPM's AK %s", enrollment_path,
+                             name_hex);
+        }
+    }
+    if ((rc = attest_log_get(run->log, 0, &rec, &len)) != 0) {
+        free(enrollment);
+        free(req);
         return open_fail(errmsg, rc, "%s", attest_log_errmsg(run->log));
+    }
     json_t *obj = json_loadb(rec, len, 0, NULL);
     const char *hex = json_string_value(json_object_get(obj, "run_id"));
     for (int i = 0; hex && i < 16; i++) {
@@ -826,15 +867,22 @@ static int setup_tpm(attest_run *run, const char *tcti, char **errmsg)
     }
     json_decref(obj);
     free(rec);
-    if ((rc = attest_tpm_define(run->tpm, run_id, &run->nv, err, sizeof err)) != 0)
+    if ((rc = attest_tpm_define(run->tpm, run_id, &run->nv, err, sizeof err)) != 0) {
+        free(enrollment);
+        free(req);
         return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
+    }
     // A resumed log has its tpm record near the start already.
     uint64_t n = attest_log_count(run->log);
     for (uint64_t i = 1; i < n && i < 64; i++) {
         if (attest_log_get(run->log, i, &rec, &len) != 0) break;
         int found = strstr(rec, "\"type\":\"tpm\"") != NULL;
         free(rec);
-        if (found) return 0;
+        if (found) {
+            free(enrollment);
+            free(req);
+            return 0;
+        }
     }
     json_t *t = json_pack("{s:s}", "type", "tpm");
     put_hex(t, "ak_public", ak.pub, ak.pub_len);
@@ -843,6 +891,12 @@ static int setup_tpm(attest_run *run, const char *tcti, char **errmsg)
     put_hex(t, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
     json_object_set_new(t, "counter_index", json_integer(run->nv.counter_handle));
     put_hex(t, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
+    if (req) {
+        put_hex(t, "ek_certificate", req->ek_cert, req->ek_cert_len);
+        json_object_set_new(t, "enrollment", json_string(enrollment));
+    }
+    free(enrollment);
+    free(req);
     json_object_set_new(t, "time", utc_now());
     char *text = json_dumps(t, JSON_COMPACT);
     json_decref(t);
@@ -912,7 +966,11 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
     }
     if (run->signer && (rc = check_key(run, errmsg)) != 0) goto fail;
     const char *tcti = run->opts.tpm_tcti ? run->opts.tpm_tcti : getenv("ATTEST_TCTI");
-    if (tcti && *tcti && (rc = setup_tpm(run, tcti, errmsg)) != 0) goto fail;
+    const char *enroll =
+        run->opts.tpm_enrollment ? run->opts.tpm_enrollment : getenv("ATTEST_TPM_ENROLLMENT");
+    if (tcti && *tcti &&
+        (rc = setup_tpm(run, tcti, enroll && *enroll ? enroll : NULL, errmsg)) != 0)
+        goto fail;
     run->records = attest_log_count(run->log);
     // A resumed log whose last record is not a seal has unsealed records: close seals them.
     char *last = NULL;
@@ -932,6 +990,7 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
     run->writer_started = 1;
     run->opts.replay_json = NULL; // not ours to keep
     run->opts.tpm_tcti = NULL;
+    run->opts.tpm_enrollment = NULL;
     *out = run;
     return 0;
 fail:

@@ -32,5 +32,6 @@ int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_tpm(int argc, char **argv);
 
 #endif

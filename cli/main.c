@@ -19,6 +19,8 @@ static const char usage[] =
     "                                 write and read a training log\n"
     "  record code|init|shard|step|checkpoint|note LOG ...\n"
     "                                 record one fact, hashed as the library does\n"
+    "  tpm enroll --tcti T --key K -o FILE\n"
+    "                                 enroll a TPM's attestation key (auditor's challenge)\n"
     "  verify LOG --pub PREFIX.pub    check a log: records, order, seals, signatures\n"
     "  version                        print the version\n"
     "\n"
@@ -112,5 +114,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
+    if (strcmp(cmd, "tpm") == 0) return cmd_tpm(argc - 1, argv + 1);
     return cli_usage(usage, "unknown command \"%s\"", cmd);
 }

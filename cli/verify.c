@@ -12,18 +12,25 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: attest verify LOG --pub PREFIX.pub [--json]\n"
+    "usage: attest verify LOG --pub PREFIX.pub [--json] [--tpm-ca CA.pem ...]\n"
+    "                     [--enrollment-key AUDITOR.pub]\n"
     "\n"
     "Checks LOG from its first byte to its last without trusting any cache:\n"
     "frames and checksums, every record's schema and order rules, that the run\n"
     "record holds the key in PREFIX.pub, every seal's signature and its root\n"
     "against the tree recomputed from the records before it. Records after the\n"
     "last seal are reported as unsealed. --json prints the report as JSON.\n"
+    "Seals anchored in a TPM are checked too (certifications, AK signature,\n"
+    "extend chain, counter, clock). --tpm-ca (repeatable): the EK certificate\n"
+    "recorded in the log must chain to these CA certificates. --enrollment-key:\n"
+    "the AK must carry an enrollment signed by this key (attest tpm enroll).\n"
     "Exit status: 0 verified, 1 failed, 2 could not check.\n";
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *path = NULL, *pub = NULL;
+    const char *path = NULL, *pub = NULL, *enroll = NULL;
+    const char *cas[16];
+    size_t n_cas = 0;
     int json = 0;
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -34,6 +41,10 @@ int cmd_verify(int argc, char **argv)
             pub = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--tpm-ca") == 0 && i + 1 < argc && n_cas < 16)
+            cas[n_cas++] = argv[++i];
+        else if (strcmp(argv[i], "--enrollment-key") == 0 && i + 1 < argc)
+            enroll = argv[++i];
         else if (argv[i][0] == '-')
             return cli_usage(usage, "unknown option \"%s\"", argv[i]);
         else if (!path)
@@ -47,8 +58,18 @@ int cmd_verify(int argc, char **argv)
     attest_report *report = NULL;
     char err[256], *text = NULL;
     if (attest_verifier_load(&key, pub, err, sizeof err) != 0) return cli_error("%s: %s", pub, err);
-    int rc = attest_verify_log(&report, path, key);
+    attest_verifier *enroll_key = NULL;
+    if (enroll && attest_verifier_load(&enroll_key, enroll, err, sizeof err) != 0) {
+        attest_verifier_free(key);
+        return cli_error("%s: %s", enroll, err);
+    }
+    attest_verify_options opts = ATTEST_VERIFY_OPTIONS_INIT;
+    opts.tpm_ca_files = cas;
+    opts.n_tpm_ca_files = n_cas;
+    opts.enroll_key = enroll_key;
+    int rc = attest_verify_log_ex(&report, path, key, &opts);
     attest_verifier_free(key);
+    attest_verifier_free(enroll_key);
     if (!report) return cli_error("out of memory");
     if ((json ? attest_report_json(report, &text) : attest_report_text(report, &text)) == 0) {
         fputs(text, rc == 0 || rc == ATTEST_EVERIFY ? stdout : stderr);

@@ -20,6 +20,16 @@ if command -v swtpm >/dev/null; then
     ATTEST_TCTI=$(scripts/swtpm start "$BUILD/demo-tpm")
     trap 'scripts/swtpm stop "$BUILD/demo-tpm"' EXIT
     echo "ATTEST_TCTI=$ATTEST_TCTI"
+    step "the auditor enrolls the TPM's attestation key (EK certificate, credential activation)"
+    mkdir -p "$BUILD/demo-auditor"
+    rm -f "$BUILD/demo-auditor/"*
+    "$ATTEST" keygen example.com/demo-auditor -o "$BUILD/demo-auditor/auditor" >/dev/null
+    "$ATTEST" tpm enroll --tcti "$ATTEST_TCTI" --key "$BUILD/demo-auditor/auditor.key" \
+        -o "$BUILD/demo-auditor/enrollment" --ca "$BUILD/demo-tpm/ca/issuercert.pem" \
+        --ca "$BUILD/demo-tpm/ca/swtpm-localca-rootca-cert.pem"
+    export ATTEST_TPM_ENROLLMENT="$BUILD/demo-auditor/enrollment"
+    TRUST=(--tpm-ca "$BUILD/demo-tpm/ca/issuercert.pem" --tpm-ca "$BUILD/demo-tpm/ca/swtpm-localca-rootca-cert.pem"
+        --enrollment-key "$BUILD/demo-auditor/auditor.pub")
 fi
 
 step "training a byte-level transformer on /usr/share/common-licenses, recording every fact"
@@ -47,4 +57,4 @@ first_step=$((first_step - 1))
 "$ATTEST" log prove "$DEMO/run.log" --index "$first_step"
 
 step "verification with the run's public key"
-"$ATTEST" verify "$DEMO/run.log" --pub "$DEMO/run.pub"
+"$ATTEST" verify "$DEMO/run.log" --pub "$DEMO/run.pub" ${TRUST[@]+"${TRUST[@]}"}

@@ -174,7 +174,8 @@ static int later_frame(const uint8_t *p, size_t n)
     size_t *next_ctrl = malloc((n + 1) * sizeof *next_ctrl);
     if (!next_ctrl) return 1; // cannot tell: never call it torn
     next_ctrl[n] = n;
-    for (size_t i = n; i-- > 0;) next_ctrl[i] = p[i] < 0x20 || p[i] == 0x7f ? i : next_ctrl[i + 1];
+    for (size_t i = n; i-- > 0;)
+        next_ctrl[i] = p[i] < 0x20 || p[i] == 0x7f ? i : next_ctrl[i + 1];
     int found = 0;
     for (size_t i = 1; !found && i + ATTEST_FRAME_OVERHEAD + 2 <= n; i++) {
         uint32_t len = attest_frame_length(p + i);

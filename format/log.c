@@ -590,8 +590,8 @@ int attest_log_seal_anchored(attest_log *log, const attest_signer *signer,
         goto done;
     }
     utc_now(now);
-    json_t *seal = json_pack("{s:s, s:I, s:s}", "type", "seal", "size", (json_int_t)size,
-                             "checkpoint", note);
+    json_t *seal =
+        json_pack("{s:s, s:I, s:s}", "type", "seal", "size", (json_int_t)size, "checkpoint", note);
     if (seal && anchor) {
         // The anchor (a TPM) vouches for exactly this signed checkpoint.
         uint8_t digest[32];
@@ -645,7 +645,8 @@ int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len)
                        (unsigned long long)index, (unsigned long long)attest_log_count(log));
     for (int attempt = 0;; attempt++) {
         int rc = attest_logindex_offset(log->ix, index, &off);
-        if (!rc) rc = attest_logindex_hash(log->ix, attest_merkle_stored_index(0, index), cached_leaf);
+        if (!rc)
+            rc = attest_logindex_hash(log->ix, attest_merkle_stored_index(0, index), cached_leaf);
         if (rc)
             return set_err(log, rc, "record %llu: reading the cache files",
                            (unsigned long long)index);
@@ -655,7 +656,8 @@ int attest_log_get(attest_log *log, uint64_t index, char **data, size_t *len)
         // A cache that points at the wrong frame is the cache's fault, not the log's.
         if (attest_logindex_file_count(log->ix) <= index || log->mode != ATTEST_LOG_READ || attempt)
             return rc ? rc
-                      : set_err(log, ATTEST_ECORRUPT, "record %llu: the cache files disagree with the log",
+                      : set_err(log, ATTEST_ECORRUPT,
+                                "record %llu: the cache files disagree with the log",
                                 (unsigned long long)index);
         if ((rc = reload(log)) != 0) return rc;
     }

@@ -265,7 +265,8 @@ int attest_logindex_publish(attest_logindex *ix, const char *log_path)
     int rc = ATTEST_ENOMEM;
     if (offs && path) {
         for (size_t i = 0; i < k; i++)
-            for (int b = 0; b < 8; b++) offs[8 * i + b] = (uint8_t)(ix->toff[i] >> (8 * b));
+            for (int b = 0; b < 8; b++)
+                offs[8 * i + b] = (uint8_t)(ix->toff[i] >> (8 * b));
         // The tree first: a cache whose offsets outrun its hashes is trimmed on open.
         snprintf(path, plen, "%s.tree", log_path);
         rc = publish_file(path, tree_magic, ix->thash, ix->thash_n * 32);

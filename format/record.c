@@ -116,8 +116,7 @@ static const struct field checkpoint_fields[] = {
 
 static const struct field seal_fields[] = {
     {"type", F_NAME, 1}, {"size", F_UINT, 1}, {"checkpoint", F_NAME, 1},
-    {"tpm", F_OBJ, 0},
-    TIME_FIELD,          END_FIELDS};
+    {"tpm", F_OBJ, 0},   TIME_FIELD,          END_FIELDS};
 
 static const struct field end_fields[] = {
     {"type", F_NAME, 1}, {"steps", F_UINT, 1}, {"reason", F_STR, 0}, TIME_FIELD, END_FIELDS};
@@ -406,10 +405,17 @@ static int extra_checkpoint(const json_t *rec, uint64_t index, char *err, size_t
     return 0;
 }
 
-static const struct field tpm_fields[] = {
-    {"type", F_NAME, 1},          {"ak_public", F_HEX, 1},   {"ak_name", F_HEX, 1},
-    {"extend_index", F_UINT, 1},  {"extend_name", F_HEX, 1}, {"counter_index", F_UINT, 1},
-    {"counter_name", F_HEX, 1},   TIME_FIELD,                END_FIELDS};
+static const struct field tpm_fields[] = {{"type", F_NAME, 1},
+                                          {"ak_public", F_HEX, 1},
+                                          {"ak_name", F_HEX, 1},
+                                          {"extend_index", F_UINT, 1},
+                                          {"extend_name", F_HEX, 1},
+                                          {"counter_index", F_UINT, 1},
+                                          {"counter_name", F_HEX, 1},
+                                          {"ek_certificate", F_HEX, 0},
+                                          {"enrollment", F_NAME, 0},
+                                          TIME_FIELD,
+                                          END_FIELDS};
 
 /* A seal's TPM evidence: {"extend": {"attest", "signature"}, "counter": {...}}, all hex. */
 static int extra_seal(const json_t *rec, uint64_t index, char *err, size_t errsz)

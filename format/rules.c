@@ -212,11 +212,13 @@ int attest_rules_check(attest_rules *st, uint64_t index, const json_t *rec, char
                 (unsigned long long)step, (unsigned long long)last);
     } else if (strcmp(type, "tpm") == 0) {
         if (st->have_tpm)
-            return attest_text_fail(err, errsz, ATTEST_EFORMAT, "record %llu: a second \"tpm\" record", ix);
+            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                                    "record %llu: a second \"tpm\" record", ix);
     } else if (strcmp(type, "seal") == 0) {
         if (json_object_get(rec, "tpm") && !st->have_tpm)
-            return attest_text_fail(err, errsz, ATTEST_EFORMAT,
-                                    "record %llu (seal): TPM evidence with no \"tpm\" record before it", ix);
+            return attest_text_fail(
+                err, errsz, ATTEST_EFORMAT,
+                "record %llu (seal): TPM evidence with no \"tpm\" record before it", ix);
         return check_seal(st, index, rec, err, errsz);
     } else if (strcmp(type, "end") == 0) {
         uint64_t steps = uint_field(rec, "steps");

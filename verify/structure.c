@@ -24,6 +24,7 @@
 #include "attest/verify.h"
 #include "format/frame.h"
 #include "format/record.h"
+#include "verify/provenance.h"
 #include "verify/tpm.h"
 
 struct attest_report {
@@ -75,9 +76,9 @@ static int check_key(attest_report *r, const attest_rules *rules, const attest_v
 
 /* Checks one record; returns 0, ATTEST_EVERIFY or ATTEST_ENOMEM. */
 static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifier *tv,
-                        const attest_merkle_frontier *fr, const attest_verifier *key,
-                        uint64_t index, uint64_t offset, const uint8_t *payload, size_t len,
-                        json_t *counts)
+                        const attest_verify_options *opts, const attest_merkle_frontier *fr,
+                        const attest_verifier *key, uint64_t index, uint64_t offset,
+                        const uint8_t *payload, size_t len, json_t *counts)
 {
     json_t *rec;
     char why[768];
@@ -105,11 +106,12 @@ static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifi
     if (strcmp(type, "tpm") == 0 || strcmp(type, "seal") == 0) {
         rc = strcmp(type, "tpm") == 0
                  ? attest_tpm_verifier_key(tv, index, rec, why, sizeof why)
-                 : attest_tpm_verifier_seal(tv, index,
-                                            json_string_value(json_object_get(rec, "checkpoint")),
-                                            json_object_get(rec, "tpm"),
-                                            json_string_value(json_object_get(rec, "time")), why,
-                                            sizeof why);
+                 : attest_tpm_verifier_seal(
+                       tv, index, json_string_value(json_object_get(rec, "checkpoint")),
+                       json_object_get(rec, "tpm"), json_string_value(json_object_get(rec, "time")),
+                       why, sizeof why);
+        if (!rc && strcmp(type, "tpm") == 0)
+            rc = attest_provenance_check(index, rec, opts, r->obj, why, sizeof why);
         if (rc) {
             rc = failure(r, rc, (int64_t)index, (int64_t)offset, "%s", why);
             goto done;
@@ -128,7 +130,8 @@ done:
     return rc;
 }
 
-static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *key)
+static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *key,
+                const attest_verify_options *opts)
 {
     attest_frame_reader *fr_reader = NULL;
     attest_rules *rules = NULL;
@@ -167,7 +170,7 @@ static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *
                          attest_frame_reader_message(fr_reader));
             goto done;
         }
-        rc = check_record(r, rules, tv, &fr, key, index, at, payload, len, counts);
+        rc = check_record(r, rules, tv, opts, &fr, key, index, at, payload, len, counts);
         if (rc == ATTEST_ENOMEM) rc = failure(r, rc, (int64_t)index, -1, "out of memory");
         if (rc) goto done;
         attest_merkle_frontier_append(&fr, leaf, NULL, NULL);
@@ -185,6 +188,11 @@ done:
             set_u64(r, "unsealed", unsealed);
             if (index == 0) {
                 rc = failure(r, ATTEST_EVERIFY, -1, -1, "the log has no records");
+            } else if (opts && (opts->n_tpm_ca_files || opts->enroll_key) &&
+                       !json_object_get(json_object_get(r->obj, "counts"), "tpm")) {
+                rc = failure(r, ATTEST_EVERIFY, -1, -1,
+                             "the auditor asked whose TPM anchored the run, but the log has no "
+                             "\"tpm\" record: it is not TPM-anchored");
             } else if (sum.seals == 0) {
                 rc = failure(r, ATTEST_EVERIFY, -1, -1,
                              "the log has no seal: none of its %" PRIu64 " records is signed",
@@ -205,6 +213,12 @@ done:
 }
 
 int attest_verify_log(attest_report **out, const char *path, const attest_verifier *key)
+{
+    return attest_verify_log_ex(out, path, key, NULL);
+}
+
+int attest_verify_log_ex(attest_report **out, const char *path, const attest_verifier *key,
+                         const attest_verify_options *opts)
 {
     attest_report *r = calloc(1, sizeof *r);
     uint8_t hdr[ATTEST_LOG_HEADER_SIZE];
@@ -236,7 +250,11 @@ int attest_verify_log(attest_report **out, const char *path, const attest_verifi
         rc = failure(r, rc, -1, 0, "%s: %s", path, why);
         goto done;
     }
-    rc = walk(r, fd, (uint64_t)st.st_size, key);
+    if (opts && opts->version != ATTEST_VERIFY_OPTIONS_VERSION) {
+        rc = failure(r, ATTEST_EINVAL, -1, -1, "unknown verify options version %u", opts->version);
+        goto done;
+    }
+    rc = walk(r, fd, (uint64_t)st.st_size, key, opts);
     if (!rc) json_object_set_new(r->obj, "verdict", json_string("verified"));
 done:
     close(fd);
@@ -303,6 +321,12 @@ int attest_report_text(const attest_report *r, char **out)
             (long long)num(r, "seals"), (long long)num(r, "sealed"));
     if (json_object_get(r->obj, "anchoring"))
         add(&buf, &len, "tpm       %s\n", json_string_value(json_object_get(r->obj, "anchoring")));
+    if (json_object_get(r->obj, "ek_issuer"))
+        add(&buf, &len, "tpm ek    certificate issued by %s, chains to the given CA\n",
+            json_string_value(json_object_get(r->obj, "ek_issuer")));
+    if (json_object_get(r->obj, "enrolled_by"))
+        add(&buf, &len, "tpm ak    enrolled by %s (credential activation with this EK)\n",
+            json_string_value(json_object_get(r->obj, "enrolled_by")));
     if (json_object_get(r->obj, "unsealed") && num(r, "unsealed"))
         add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
             (long long)num(r, "unsealed"));

@@ -14,5 +14,6 @@
 #include "attest/safetensors.h"
 #include "attest/digest.h"
 #include "attest/verify.h"
+#include "attest/anchor.h"
 
 #endif

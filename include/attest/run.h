@@ -45,6 +45,9 @@ typedef struct attest_run_options {
     unsigned flags;              /* ATTEST_RUN_NEW: fail with ATTEST_EEXIST if the log exists */
     const char *tpm_tcti;        /* anchor seals in this TPM ("swtpm:host=...,port=...",
                                     "device:/dev/tpmrm0"); NULL: $ATTEST_TCTI if set, else none */
+    const char *tpm_enrollment;  /* file of the AK's enrollment note (attest tpm enroll), stored
+                                    with the EK certificate in the tpm record; NULL:
+                                    $ATTEST_TPM_ENROLLMENT if set, else none */
 } attest_run_options;
 
 #define ATTEST_RUN_NEW 1u
@@ -52,7 +55,7 @@ typedef struct attest_run_options {
 #define ATTEST_RUN_OPTIONS_VERSION 1
 #define ATTEST_RUN_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0, NULL                                    \
+        ATTEST_RUN_OPTIONS_VERSION, 0, 0.0, 0, 0, NULL, 0, NULL, NULL                              \
     }
 
 /*

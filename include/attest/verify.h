@@ -24,6 +24,20 @@ extern "C" {
 
 typedef struct attest_report attest_report;
 
+/* What the auditor brings besides the run key. Start from ATTEST_VERIFY_OPTIONS_INIT. */
+typedef struct attest_verify_options {
+    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION */
+    const char *const *tpm_ca_files;   /* PEM files of the TPM vendors' CA certificates */
+    size_t n_tpm_ca_files;             /* when > 0, the EK certificate must chain to them */
+    const attest_verifier *enroll_key; /* when set, the AK must be enrolled by this key */
+} attest_verify_options;
+
+#define ATTEST_VERIFY_OPTIONS_VERSION 1
+#define ATTEST_VERIFY_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL                                               \
+    }
+
 /*
  * Verifies the log at `path` with the run's public key `key`. *out
  * receives a report in every case but out-of-memory (free it with
@@ -34,6 +48,15 @@ typedef struct attest_report attest_report;
  */
 ATTEST_API ATTEST_CHECK_RESULT int attest_verify_log(attest_report **out, const char *path,
                                                      const attest_verifier *key);
+
+/*
+ * attest_verify_log with the auditor's TPM trust anchors: the EK certificate
+ * recorded in the `tpm` record must chain to one of the CA files, and the
+ * AK must carry an enrollment signed by enroll_key. opts may be NULL.
+ */
+ATTEST_API ATTEST_CHECK_RESULT int attest_verify_log_ex(attest_report **out, const char *path,
+                                                        const attest_verifier *key,
+                                                        const attest_verify_options *opts);
 
 /* 1 when the verdict is "verified". */
 ATTEST_API int attest_report_passed(const attest_report *r);

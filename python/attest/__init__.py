@@ -75,6 +75,7 @@ class _RunOptions(ctypes.Structure):
         ("replay_json", ctypes.c_char_p),
         ("flags", ctypes.c_uint),
         ("tpm_tcti", ctypes.c_char_p),
+        ("tpm_enrollment", ctypes.c_char_p),
     ]
 
 

@@ -85,3 +85,33 @@ assert "the recorder reports the unanchored seal" grep -q "TPM anchoring failed,
 unset LD_PRELOAD
 expect "its log still verifies" 0 "$ATTEST" verify "$T/gone/run.log" --pub "$T/gone/run.pub"
 assert "counted as unanchored" grep -q "TPM-anchored: 1 of 2 seals" "$T/out"
+
+# Key provenance: the auditor enrolls the AK (EK certificate against the CA,
+# credential activation), the run records the enrollment, verify checks it.
+"$ATTEST" keygen example.com/auditor -o "$T/auditor" >/dev/null
+"$ATTEST" keygen example.com/other-auditor -o "$T/other-auditor" >/dev/null
+CA=("--tpm-ca" "$T/tpm/ca/issuercert.pem" "--tpm-ca" "$T/tpm/ca/swtpm-localca-rootca-cert.pem")
+expect "attest tpm enroll" 0 "$ATTEST" tpm enroll --tcti "$TCTI" --key "$T/auditor.key" -o "$T/enrollment" \
+    --ca "$T/tpm/ca/issuercert.pem" --ca "$T/tpm/ca/swtpm-localca-rootca-cert.pem"
+assert "the enrollment is a note signed by the auditor" grep -q "^— example.com/auditor " "$T/enrollment"
+mkdir "$T/e"
+"$ATTEST" keygen example.com/enrolled-run -o "$T/e/run" >/dev/null
+expect "a run records with its enrollment" 0 env ATTEST_TCTI="$TCTI" ATTEST_TPM_ENROLLMENT="$T/enrollment" "$EX" "$T/e"
+expect "verify with the CA and the auditor's key" 0 "$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" "${CA[@]}" --enrollment-key "$T/auditor.pub"
+assert "the report names the EK issuer" grep -q "^tpm ek    certificate issued by .*chains to the given CA" "$T/out"
+assert "the report names the auditor" grep -q "^tpm ak    enrolled by example.com/auditor" "$T/out"
+expect "another auditor's key: refused" 1 "$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" --enrollment-key "$T/other-auditor.pub"
+assert "  ... naming the enrollment" grep -q "enrollment" "$T/out"
+TCTI3=$(scripts/swtpm start "$T/tpm3")
+"$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" --tpm-ca "$T/tpm3/ca/issuercert.pem" --tpm-ca "$T/tpm3/ca/swtpm-localca-rootca-cert.pem" >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "does not chain to the given CA" "$T/out"; then ok "another vendor's CA: the EK certificate does not chain"; else nok "another vendor's CA (exit $rc)"; fi
+expect_err "enrolling against another TPM's CA is refused" 1 "does not chain" "$ATTEST" tpm enroll --tcti "$TCTI" --key "$T/auditor.key" -o "$T/enrollment2" --ca "$T/tpm3/ca/issuercert.pem"
+mkdir "$T/e3"
+"$ATTEST" keygen example.com/e3 -o "$T/e3/run" >/dev/null
+expect_err "an enrollment for another TPM's AK is refused at open" 1 "not for this TPM's AK" env ATTEST_TCTI="$TCTI3" ATTEST_TPM_ENROLLMENT="$T/enrollment" "$EX" "$T/e3"
+scripts/swtpm stop "$T/tpm3"
+expect "an anchored run without enrollment, when the auditor asks for one" 1 "$ATTEST" verify "$T/a/run.log" --pub "$T/a/run.pub" --enrollment-key "$T/auditor.pub"
+assert "  ... says it is not enrolled" grep -q "not enrolled\|no \"ek_certificate\"" "$T/out"
+expect "a run without TPM, when the auditor asks for provenance" 1 "$ATTEST" verify "$T/plain/run.log" --pub "$T/plain/run.pub" "${CA[@]}"
+assert "  ... says it is not TPM-anchored" grep -q "not TPM-anchored" "$T/out"

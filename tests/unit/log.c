@@ -375,7 +375,8 @@ static void test_torn_cut_below_cache(void)
     uint8_t *buf = read_all(path, &len);
     uint32_t n0 = buf[16] | buf[17] << 8 | buf[18] << 16 | (uint32_t)buf[19] << 24;
     size_t rec1 = 16 + 12 + n0;
-    uint32_t n1 = buf[rec1] | buf[rec1 + 1] << 8 | buf[rec1 + 2] << 16 | (uint32_t)buf[rec1 + 3] << 24;
+    uint32_t n1 =
+        buf[rec1] | buf[rec1 + 1] << 8 | buf[rec1 + 2] << 16 | (uint32_t)buf[rec1 + 3] << 24;
     // Record 2 becomes the torn tail: cut the file inside it.
     write_all(path, buf, rec1 + 12 + n1 + 7);
     attest_log *log;
