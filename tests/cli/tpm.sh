@@ -50,8 +50,8 @@ PY
     local rc=$?
     if [ $rc -eq 1 ] && grep -Eq -- "$pat" "$T/out"; then ok "verify fails: $name"; else nok "verify fails: $name (exit $rc)"; sed 's/^/#   /' "$T/out" | tail -3; fi
 }
-tamper "a flipped byte in the extend certification" "signature|does not verify" 's/\("extend":{"attest":"[0-9a-f]\{40\}\)\(.\)/\1f/'
-tamper "a flipped byte in the counter signature" "signature|does not verify" 's/\("counter":{"attest":"[0-9a-f]*","signature":"[0-9a-f]\{30\}\)./\1e/'
+tamper "a flipped byte in the extend certification" "signature|does not verify" 's/\("extend":{"attest":"[0-9a-f]\{40\}\)[0-9a-e]/\1f/; t; s/\("extend":{"attest":"[0-9a-f]\{40\}\)f/\10/'
+tamper "a flipped byte in the counter signature" "signature|does not verify" 's/\("counter":{"attest":"[0-9a-f]*","signature":"[0-9a-f]\{30\}\)[0-9a-d]/\1e/; t; s/\("counter":{"attest":"[0-9a-f]*","signature":"[0-9a-f]\{30\}\)[ef]/\10/'
 tamper "evidence without its counter" "tpm" 's/,"counter":{[^}]*}//'
 
 # The TPM goes away mid-run: the next seal is written without evidence, the
