@@ -24,13 +24,12 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "attest/enroll.h"
+#include "attest/tss.h"
 #include "attest/error.h"
+#include "format/text.h"
 
 _Static_assert(ATTEST_ENROLL_BLOB_MAX >= sizeof(TPM2B_ID_OBJECT), "blob buffer");
 _Static_assert(ATTEST_ENROLL_SECRET_MAX >= sizeof(TPM2B_ENCRYPTED_SECRET), "secret buffer");
-
-/* Must equal AK_LABEL and ak_template() of attest/tpm.c (the test checks the Names agree). */
-static const char AK_LABEL[] = "attest-ak-v1";
 
 /* TCG EK Credential Profile, template L-1: PolicySecret(TPM_RH_ENDORSEMENT). */
 static const uint8_t EK_POLICY[32] = {
@@ -44,43 +43,24 @@ typedef struct conn {
     ESYS_CONTEXT *esys;
 } conn;
 
-static int fail(char *err, size_t errsz, int code, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static int tss_fail(char *err, size_t errsz, TSS2_RC rc, const char *what)
-{
-    int code = ATTEST_EIO;
-    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER &&
-        (rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_MEMORY)
-        code = ATTEST_ENOMEM;
-    return fail(err, errsz, code, "%s: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned)rc);
-}
-
 static int conn_open(conn *c, const char *tcti, char *err, size_t errsz)
 {
     TSS2_RC r;
     memset(c, 0, sizeof *c);
     if (!tcti) tcti = getenv("ATTEST_TCTI");
     if (!tcti || !*tcti)
-        return fail(err, errsz, ATTEST_EINVAL, "no TPM given: pass a TCTI or set ATTEST_TCTI");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL,
+                                "no TPM given: pass a TCTI or set ATTEST_TCTI");
     r = Tss2_TctiLdr_Initialize(tcti, &c->tcti);
     if (r != TSS2_RC_SUCCESS) {
         c->tcti = NULL;
-        return tss_fail(err, errsz, r, "TCTI");
+        return attest_tss_fail(err, errsz, r, "TCTI");
     }
     r = Esys_Initialize(&c->esys, c->tcti, NULL);
     if (r != TSS2_RC_SUCCESS) {
         c->esys = NULL;
         Tss2_TctiLdr_Finalize(&c->tcti);
-        return tss_fail(err, errsz, r, "Esys_Initialize");
+        return attest_tss_fail(err, errsz, r, "Esys_Initialize");
     }
     return 0;
 }
@@ -117,26 +97,6 @@ static void ek_template(TPM2B_PUBLIC *t)
     p->unique.rsa.size = 256; /* zeros */
 }
 
-/* Copy of ak_template() in attest/tpm.c. */
-static void ak_template(TPM2B_PUBLIC *t)
-{
-    memset(t, 0, sizeof *t);
-    t->publicArea.type = TPM2_ALG_ECC;
-    t->publicArea.nameAlg = TPM2_ALG_SHA256;
-    t->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                     TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-                                     TPMA_OBJECT_NODA;
-    TPMS_ECC_PARMS *p = &t->publicArea.parameters.eccDetail;
-    p->symmetric.algorithm = TPM2_ALG_NULL;
-    p->scheme.scheme = TPM2_ALG_ECDSA;
-    p->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-    p->curveID = TPM2_ECC_NIST_P256;
-    p->kdf.scheme = TPM2_ALG_NULL;
-    t->publicArea.unique.ecc.x.size = sizeof AK_LABEL - 1;
-    memcpy(t->publicArea.unique.ecc.x.buffer, AK_LABEL, sizeof AK_LABEL - 1);
-}
-
 /* An endorsement-hierarchy primary from `tmpl`; the caller flushes *h. */
 static int primary(conn *c, const TPM2B_PUBLIC *tmpl, ESYS_TR *h, TPM2B_PUBLIC **pub,
                    const char *what, char *err, size_t errsz)
@@ -152,7 +112,7 @@ static int primary(conn *c, const TPM2B_PUBLIC *tmpl, ESYS_TR *h, TPM2B_PUBLIC *
         *h = ESYS_TR_NONE;
         char buf[96];
         snprintf(buf, sizeof buf, "TPM2_CreatePrimary (%s)", what);
-        return tss_fail(err, errsz, r, buf);
+        return attest_tss_fail(err, errsz, r, buf);
     }
     return 0;
 }
@@ -165,23 +125,23 @@ static int read_ek_cert(conn *c, uint8_t *out, size_t *len, char *err, size_t er
     int rc = 0;
     TSS2_RC r = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    TPM2_CAP_HANDLES, ATTEST_ENROLL_EK_NV, 1, NULL, &cap);
-    if (r != TSS2_RC_SUCCESS) return tss_fail(err, errsz, r, "TPM2_GetCapability (handles)");
+    if (r != TSS2_RC_SUCCESS) return attest_tss_fail(err, errsz, r, "TPM2_GetCapability (handles)");
     int exists = cap->data.handles.count > 0 && cap->data.handles.handle[0] == ATTEST_ENROLL_EK_NV;
     Esys_Free(cap);
     if (!exists)
-        return fail(err, errsz, ATTEST_ENOTFOUND, "no EK certificate at NV 0x%08x",
-                    (unsigned)ATTEST_ENROLL_EK_NV);
+        return attest_text_fail(err, errsz, ATTEST_ENOTFOUND, "no EK certificate at NV 0x%08x",
+                                (unsigned)ATTEST_ENROLL_EK_NV);
     r = Esys_TR_FromTPMPublic(c->esys, ATTEST_ENROLL_EK_NV, ESYS_TR_NONE, ESYS_TR_NONE,
                               ESYS_TR_NONE, &nv);
     if (r == TSS2_RC_SUCCESS)
         r = Esys_NV_ReadPublic(c->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_NV_ReadPublic (EK certificate)");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_ReadPublic (EK certificate)");
         goto done;
     }
     size_t total = pub->nvPublic.dataSize;
     if (total == 0 || total > ATTEST_ENROLL_CERT_MAX) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "EK certificate of %zu bytes", total);
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT, "EK certificate of %zu bytes", total);
         goto done;
     }
     for (size_t off = 0; off < total;) {
@@ -190,13 +150,13 @@ static int read_ek_cert(conn *c, uint8_t *out, size_t *len, char *err, size_t er
         r = Esys_NV_Read(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                          ESYS_TR_NONE, n, (uint16_t)off, &data);
         if (r != TSS2_RC_SUCCESS) {
-            rc = tss_fail(err, errsz, r, "TPM2_NV_Read (EK certificate)");
+            rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Read (EK certificate)");
             goto done;
         }
         if (data->size != n) {
             Esys_Free(data);
-            rc = fail(err, errsz, ATTEST_EIO, "TPM2_NV_Read returned %u of %u bytes",
-                      (unsigned)data->size, (unsigned)n);
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "TPM2_NV_Read returned %u of %u bytes",
+                                  (unsigned)data->size, (unsigned)n);
             goto done;
         }
         memcpy(out + off, data->buffer, n);
@@ -221,27 +181,31 @@ static int cert_key(const uint8_t *der, size_t len, const uint8_t *modulus, uint
     int rc = 0;
 
     if (!x || p != der + len) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "the EK certificate does not parse as DER X.509");
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                              "the EK certificate does not parse as DER X.509");
         goto done;
     }
     EVP_PKEY *key = X509_get0_pubkey(x);
     if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) != 2048) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "the EK certificate's key is not RSA 2048");
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT,
+                              "the EK certificate's key is not RSA 2048");
         goto done;
     }
     if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
         !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) ||
         BN_bn2binpad(n, nb, sizeof nb) != (int)sizeof nb) {
-        rc = fail(err, errsz, ATTEST_ECRYPTO, "reading the EK certificate's key failed");
+        rc =
+            attest_text_fail(err, errsz, ATTEST_ECRYPTO, "reading the EK certificate's key failed");
         goto done;
     }
     if (CRYPTO_memcmp(nb, modulus, sizeof nb) != 0 || (exponent && !BN_is_word(e, exponent))) {
-        rc = fail(err, errsz, ATTEST_EVERIFY, "the EK certificate's key is not this EK");
+        rc =
+            attest_text_fail(err, errsz, ATTEST_EVERIFY, "the EK certificate's key is not this EK");
         goto done;
     }
     if (key_out) {
         if (!EVP_PKEY_up_ref(key)) {
-            rc = fail(err, errsz, ATTEST_ECRYPTO, "EVP_PKEY_up_ref failed");
+            rc = attest_text_fail(err, errsz, ATTEST_ECRYPTO, "EVP_PKEY_up_ref failed");
             goto done;
         }
         *key_out = key;
@@ -265,7 +229,8 @@ int attest_enroll_request(const char *tcti, attest_enroll_req *out, char *err, s
     TSS2_RC r;
     int rc;
 
-    if (!out) return fail(err, errsz, ATTEST_EINVAL, "attest_enroll_request: out is NULL");
+    if (!out)
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_enroll_request: out is NULL");
     memset(out, 0, sizeof *out);
     /* The AK as attest_tpm makes it (this also starts the TPM if needed). */
     if ((rc = attest_tpm_open(&tpm, tcti, err, errsz)) != 0) return rc;
@@ -280,7 +245,7 @@ int attest_enroll_request(const char *tcti, attest_enroll_req *out, char *err, s
     flush(&c, &ek);
     const TPMT_PUBLIC *ep = &ekpub->publicArea;
     if (ep->type != TPM2_ALG_RSA || ep->unique.rsa.size != ATTEST_ENROLL_RSA_BYTES) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "the EK is not RSA 2048");
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT, "the EK is not RSA 2048");
         goto done;
     }
     memcpy(out->ek_modulus, ep->unique.rsa.buffer, ATTEST_ENROLL_RSA_BYTES);
@@ -288,7 +253,7 @@ int attest_enroll_request(const char *tcti, attest_enroll_req *out, char *err, s
         ep->parameters.rsaDetail.exponent ? ep->parameters.rsaDetail.exponent : 65537;
     r = Tss2_MU_TPM2B_PUBLIC_Marshal(ekpub, out->ek_pub, sizeof out->ek_pub, &off);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "marshalling the EK");
+        rc = attest_tss_fail(err, errsz, r, "marshalling the EK");
         goto done;
     }
     out->ek_pub_len = off;
@@ -297,22 +262,23 @@ int attest_enroll_request(const char *tcti, attest_enroll_req *out, char *err, s
         goto done;
 
     /* The same AK on this connection (the template copy here must agree with tpm.c). */
-    ak_template(&tmpl);
+    attest_tss_ak_template(&tmpl);
     if ((rc = primary(&c, &tmpl, &ak, &akpub, "attestation key", err, errsz)) != 0) goto done;
     r = Esys_TR_GetName(c.esys, ak, &akname);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "Esys_TR_GetName (attestation key)");
+        rc = attest_tss_fail(err, errsz, r, "Esys_TR_GetName (attestation key)");
         goto done;
     }
     off = 0;
     r = Tss2_MU_TPM2B_PUBLIC_Marshal(akpub, buf, sizeof buf, &off);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "marshalling the attestation key");
+        rc = attest_tss_fail(err, errsz, r, "marshalling the attestation key");
         goto done;
     }
     if (off != out->ak.pub_len || memcmp(buf, out->ak.pub, off) != 0 ||
         akname->size != out->ak.name_len || memcmp(akname->name, out->ak.name, akname->size) != 0)
-        rc = fail(err, errsz, ATTEST_EVERIFY, "the AK template here differs from attest/tpm.c's");
+        rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                              "the AK template here differs from attest/tpm.c's");
 done:
     flush(&c, &ek);
     flush(&c, &ak);
@@ -400,19 +366,20 @@ int attest_enroll_challenge(const attest_enroll_req *req, const uint8_t *ak_name
     int rc;
 
     if (!req || !ak_name || !secret || !out)
-        return fail(err, errsz, ATTEST_EINVAL, "attest_enroll_challenge: NULL argument");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL,
+                                "attest_enroll_challenge: NULL argument");
     memset(out, 0, sizeof *out);
     if (ak_name_len != 34 || ak_name[0] != (TPM2_ALG_SHA256 >> 8) ||
         ak_name[1] != (TPM2_ALG_SHA256 & 0xff))
-        return fail(err, errsz, ATTEST_EINVAL, "the AK Name is not a SHA-256 Name");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "the AK Name is not a SHA-256 Name");
     if (req->ek_cert_len == 0 || req->ek_cert_len > sizeof req->ek_cert)
-        return fail(err, errsz, ATTEST_EINVAL, "the request has no EK certificate");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "the request has no EK certificate");
     if ((rc = cert_key(req->ek_cert, req->ek_cert_len, req->ek_modulus, req->ek_exponent, &ek, err,
                        errsz)) != 0)
         return rc;
 
     if (RAND_bytes(secret, 32) != 1 || RAND_bytes(seed, sizeof seed) != 1) {
-        rc = fail(err, errsz, ATTEST_ECRYPTO, "RAND_bytes failed");
+        rc = attest_text_fail(err, errsz, ATTEST_ECRYPTO, "RAND_bytes failed");
         goto done;
     }
     /* credential = TPM2B_DIGEST(secret); encIdentity = AES-128-CFB(KDFa STORAGE, IV 0). */
@@ -422,7 +389,7 @@ int attest_enroll_challenge(const attest_enroll_req *req, const uint8_t *ak_name
         kdfa(seed, sizeof seed, "STORAGE", ak_name, ak_name_len, NULL, 0, 128, sym) != 0 ||
         aes128_cfb(sym, cred, sizeof cred, enc) != 0 ||
         kdfa(seed, sizeof seed, "INTEGRITY", NULL, 0, NULL, 0, 256, hkey) != 0) {
-        rc = fail(err, errsz, ATTEST_ECRYPTO, "MakeCredential: libcrypto failed");
+        rc = attest_text_fail(err, errsz, ATTEST_ECRYPTO, "MakeCredential: libcrypto failed");
         goto done;
     }
     /* outerHMAC = HMAC-SHA256(hmacKey, encIdentity || Name). */
@@ -432,7 +399,7 @@ int attest_enroll_challenge(const attest_enroll_req *req, const uint8_t *ak_name
         memcpy(m + sizeof enc, ak_name, ak_name_len);
         if (!HMAC(EVP_sha256(), hkey, sizeof hkey, m, sizeof enc + ak_name_len, hmac, &hl) ||
             hl != 32) {
-            rc = fail(err, errsz, ATTEST_ECRYPTO, "MakeCredential: HMAC failed");
+            rc = attest_text_fail(err, errsz, ATTEST_ECRYPTO, "MakeCredential: HMAC failed");
             goto done;
         }
     }
@@ -481,7 +448,7 @@ int attest_enroll_activate(const char *tcti, const attest_enroll_chal *ch, uint8
     int rc;
 
     if (!ch || !secret)
-        return fail(err, errsz, ATTEST_EINVAL, "attest_enroll_activate: NULL argument");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_enroll_activate: NULL argument");
     memset(&blob, 0, sizeof blob);
     memset(&enc, 0, sizeof enc);
     if (ch->blob_len > sizeof ch->blob || ch->secret_len > sizeof ch->secret ||
@@ -490,10 +457,10 @@ int attest_enroll_activate(const char *tcti, const attest_enroll_chal *ch, uint8
         (off = 0, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(ch->secret, ch->secret_len, &off,
                                                            &enc) != TSS2_RC_SUCCESS) ||
         off != ch->secret_len)
-        return fail(err, errsz, ATTEST_EFORMAT, "the challenge does not unmarshal");
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "the challenge does not unmarshal");
 
     if ((rc = conn_open(&c, tcti, err, errsz)) != 0) return rc;
-    ak_template(&tmpl);
+    attest_tss_ak_template(&tmpl);
     if ((rc = primary(&c, &tmpl, &ak, NULL, "attestation key", err, errsz)) != 0) goto done;
     ek_template(&tmpl);
     if ((rc = primary(&c, &tmpl, &ek, NULL, "endorsement key", err, errsz)) != 0) goto done;
@@ -501,25 +468,25 @@ int attest_enroll_activate(const char *tcti, const attest_enroll_chal *ch, uint8
                               ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &sess);
     if (r != TSS2_RC_SUCCESS) {
         sess = ESYS_TR_NONE;
-        rc = tss_fail(err, errsz, r, "TPM2_StartAuthSession");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_StartAuthSession");
         goto done;
     }
     r = Esys_PolicySecret(c.esys, ESYS_TR_RH_ENDORSEMENT, sess, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                           ESYS_TR_NONE, &nonce, &cphash, &ref, 0, NULL, NULL);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_PolicySecret (endorsement)");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_PolicySecret (endorsement)");
         goto done;
     }
     r = Esys_ActivateCredential(c.esys, ak, ek, ESYS_TR_PASSWORD, sess, ESYS_TR_NONE, &blob, &enc,
                                 &info);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_ActivateCredential");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_ActivateCredential");
         if ((r & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER) rc = ATTEST_EVERIFY;
         goto done;
     }
     if (info->size != 32) {
-        rc = fail(err, errsz, ATTEST_EVERIFY, "the credential holds %u bytes, not 32",
-                  (unsigned)info->size);
+        rc = attest_text_fail(err, errsz, ATTEST_EVERIFY, "the credential holds %u bytes, not 32",
+                              (unsigned)info->size);
         goto done;
     }
     memcpy(secret, info->buffer, 32);

@@ -18,29 +18,19 @@
 #include <sodium.h>
 
 #include "attest/error.h"
+#include "format/text.h"
 #include "attest/git.h"
 
 #define CHUNK (64 * 1024)
-
-static int fail(char *err, size_t errsz, int code, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* libgit2 keeps its last error per thread; NOMEMORY is ours to report as such. */
 static int git_fail(char *err, size_t errsz, const char *what)
 {
     const git_error *e = git_error_last();
     if (e && e->klass == GIT_ERROR_NOMEMORY)
-        return fail(err, errsz, ATTEST_ENOMEM, "%s: out of memory", what);
-    return fail(err, errsz, ATTEST_EIO, "%s: %s", what,
-                e && e->message ? e->message : "libgit2 failed");
+        return attest_text_fail(err, errsz, ATTEST_ENOMEM, "%s: out of memory", what);
+    return attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", what,
+                            e && e->message ? e->message : "libgit2 failed");
 }
 
 static int set(json_t *obj, const char *key, json_t *value)
@@ -57,7 +47,8 @@ static int set_str(json_t *obj, const char *key, const char *value, char *err, s
         json_t *probe = json_string_nocheck(value);
         if (!probe) return ATTEST_ENOMEM;
         json_decref(probe);
-        return fail(err, errsz, ATTEST_EFORMAT, "%s \"%s\" is not valid UTF-8", key, value);
+        return attest_text_fail(err, errsz, ATTEST_EFORMAT, "%s \"%s\" is not valid UTF-8", key,
+                                value);
     }
     return set(obj, key, v);
 }
@@ -76,13 +67,13 @@ static int hash_file(unsigned char digest[crypto_hash_sha256_BYTES], const char 
     int rc = 0;
     /* O_NONBLOCK: a file swapped for a FIFO after lstat must not hang the run. */
     int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
+    if (fd < 0) return attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
     if (fstat(fd, &sb) < 0) {
-        rc = fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
+        rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
         goto done;
     }
     if (!S_ISREG(sb.st_mode) || strcmp(mode, (sb.st_mode & S_IXUSR) ? "100755" : "100644")) {
-        rc = fail(err, errsz, ATTEST_EIO, "%s: changed while being read", full);
+        rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: changed while being read", full);
         goto done;
     }
     crypto_hash_sha256_init(&st);
@@ -90,7 +81,7 @@ static int hash_file(unsigned char digest[crypto_hash_sha256_BYTES], const char 
         ssize_t n = read(fd, buf, CHUNK);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            rc = fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
             goto done;
         }
         if (n == 0) break;
@@ -118,7 +109,7 @@ static int hash_link(unsigned char digest[crypto_hash_sha256_BYTES], const char 
         target = nt;
         ssize_t n = readlink(full, target, cap);
         if (n < 0) {
-            rc = fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
             goto done;
         }
         /* A filled buffer may mean a truncated target: the link changed since lstat. */
@@ -151,7 +142,7 @@ static int manifest_line(crypto_hash_sha256_state *manifest, const char *workdir
     if (lstat(full, &sb) < 0) {
         /* ENOTDIR: a parent folder was replaced by a file, so the path is gone too. */
         if (errno != ENOENT && errno != ENOTDIR) {
-            rc = fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", full, strerror(errno));
             goto done;
         }
     } else if (S_ISLNK(sb.st_mode)) {
@@ -294,27 +285,31 @@ int attest_git_code_record(const char *path, json_t **out, char *err, size_t err
     int dirty = 0, detached, rc = 0, git_rc;
 
     if (err && errsz) err[0] = '\0';
-    if (!out || !path) return fail(err, errsz, ATTEST_EINVAL, "no path or no output given");
+    if (!out || !path)
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "no path or no output given");
     *out = NULL;
     if (sodium_init() < 0)
-        return fail(err, errsz, ATTEST_ECRYPTO, "libsodium failed to initialise");
+        return attest_text_fail(err, errsz, ATTEST_ECRYPTO, "libsodium failed to initialise");
     if (git_libgit2_init() < 0) return git_fail(err, errsz, "libgit2 init");
 
     if ((git_rc = git_repository_open_ext(&repo, path, 0, NULL)) < 0) {
         if (git_rc == GIT_ENOTFOUND)
-            rc = fail(err, errsz, ATTEST_ENOTFOUND, "%s: not inside a git repository", path);
+            rc = attest_text_fail(err, errsz, ATTEST_ENOTFOUND, "%s: not inside a git repository",
+                                  path);
         else
             rc = git_fail(err, errsz, path);
         goto done;
     }
     workdir = git_repository_workdir(repo);
     if (git_repository_is_bare(repo) || !workdir) {
-        rc = fail(err, errsz, ATTEST_EFORMAT, "%s: a bare repository has no work tree", path);
+        rc = attest_text_fail(err, errsz, ATTEST_EFORMAT, "%s: a bare repository has no work tree",
+                              path);
         goto done;
     }
     if ((git_rc = git_repository_head(&head, repo)) < 0) {
         if (git_rc == GIT_EUNBORNBRANCH)
-            rc = fail(err, errsz, ATTEST_EFORMAT, "%s: repository has no commit yet", workdir);
+            rc = attest_text_fail(err, errsz, ATTEST_EFORMAT, "%s: repository has no commit yet",
+                                  workdir);
         else
             rc = git_fail(err, errsz, "HEAD");
         goto done;
@@ -359,7 +354,8 @@ int attest_git_code_record(const char *path, json_t **out, char *err, size_t err
     *out = rec;
     rec = NULL;
 done:
-    if (rc == ATTEST_ENOMEM && err && errsz && !err[0]) fail(err, errsz, rc, "out of memory");
+    if (rc == ATTEST_ENOMEM && err && errsz && !err[0])
+        attest_text_fail(err, errsz, rc, "out of memory");
     json_decref(rec);
     json_decref(remotes);
     free(workpath);

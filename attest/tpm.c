@@ -18,7 +18,9 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "attest/error.h"
+#include "format/text.h"
 #include "attest/tpm.h"
+#include "attest/tss.h"
 
 _Static_assert(ATTEST_TPM_NAME_MAX >= sizeof(TPMU_NAME), "name buffer");
 _Static_assert(ATTEST_TPM_PUBLIC_MAX >= sizeof(TPM2B_PUBLIC), "public buffer");
@@ -28,7 +30,6 @@ _Static_assert(ATTEST_TPM_SIGNATURE_MAX >= sizeof(TPMT_SIGNATURE), "signature bu
 #define NV_PROBES 8 /* slots tried per run before giving up */
 
 /* Part of the AK template: makes our AK differ from other fixed-template keys. */
-static const char AK_LABEL[] = "attest-ak-v1";
 /* Hashed with the run id into the NV indexes' authPolicy and slot. */
 static const char NV_LABEL[] = "attest-tpm-nv-v1";
 
@@ -42,27 +43,6 @@ struct attest_tpm {
     uint32_t nv_handle[2];
     ESYS_TR nv_tr[2];
 };
-
-static int fail(char *err, size_t errsz, int code, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-/* TSS errors are I/O to us (the TPM is a device) except for the TSS's own allocations. */
-static int tss_fail(char *err, size_t errsz, TSS2_RC rc, const char *what)
-{
-    int code = ATTEST_EIO;
-    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER &&
-        (rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_MEMORY)
-        code = ATTEST_ENOMEM;
-    return fail(err, errsz, code, "%s: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned)rc);
-}
 
 static int sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
 {
@@ -80,25 +60,26 @@ int attest_tpm_open(attest_tpm **out, const char *tcti, char *err, size_t errsz)
     TSS2_RC r;
     int rc = 0;
 
-    if (!out) return fail(err, errsz, ATTEST_EINVAL, "attest_tpm_open: out is NULL");
+    if (!out) return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_open: out is NULL");
     *out = NULL;
     if (!tcti) tcti = getenv("ATTEST_TCTI");
     if (!tcti || !*tcti)
-        return fail(err, errsz, ATTEST_EINVAL, "no TPM given: pass a TCTI or set ATTEST_TCTI");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL,
+                                "no TPM given: pass a TCTI or set ATTEST_TCTI");
     t = calloc(1, sizeof *t);
-    if (!t) return fail(err, errsz, ATTEST_ENOMEM, "out of memory");
+    if (!t) return attest_text_fail(err, errsz, ATTEST_ENOMEM, "out of memory");
     t->nv_tr[0] = t->nv_tr[1] = ESYS_TR_NONE;
 
     r = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
     if (r != TSS2_RC_SUCCESS) {
         char what[300];
         snprintf(what, sizeof what, "TCTI \"%s\"", tcti);
-        rc = tss_fail(err, errsz, r, what);
+        rc = attest_tss_fail(err, errsz, r, what);
         goto done;
     }
     r = Esys_Initialize(&t->esys, t->tcti, NULL);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "Esys_Initialize");
+        rc = attest_tss_fail(err, errsz, r, "Esys_Initialize");
         goto done;
     }
     /* Firmware (or swtpm --flags startup-clear) has normally started the TPM already;
@@ -109,11 +90,11 @@ int attest_tpm_open(attest_tpm **out, const char *tcti, char *err, size_t errsz)
         r = Esys_Startup(t->esys, TPM2_SU_CLEAR);
         if (r == TPM2_RC_INITIALIZE) r = TSS2_RC_SUCCESS; /* started meanwhile */
         if (r != TSS2_RC_SUCCESS) {
-            rc = tss_fail(err, errsz, r, "TPM2_Startup");
+            rc = attest_tss_fail(err, errsz, r, "TPM2_Startup");
             goto done;
         }
     } else if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_GetCapability");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_GetCapability");
         goto done;
     }
     *out = t;
@@ -133,25 +114,6 @@ void attest_tpm_free(attest_tpm *tpm)
 }
 
 /* The fixed AK template: same TPM + same template = same key (TPM2_CreatePrimary is a KDF). */
-static void ak_template(TPM2B_PUBLIC *t)
-{
-    memset(t, 0, sizeof *t);
-    t->publicArea.type = TPM2_ALG_ECC;
-    t->publicArea.nameAlg = TPM2_ALG_SHA256;
-    t->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                     TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-                                     TPMA_OBJECT_NODA;
-    TPMS_ECC_PARMS *p = &t->publicArea.parameters.eccDetail;
-    p->symmetric.algorithm = TPM2_ALG_NULL; /* a restricted signing key refuses any other */
-    p->scheme.scheme = TPM2_ALG_ECDSA;
-    p->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-    p->curveID = TPM2_ECC_NIST_P256;
-    p->kdf.scheme = TPM2_ALG_NULL;
-    t->publicArea.unique.ecc.x.size = sizeof AK_LABEL - 1;
-    memcpy(t->publicArea.unique.ecc.x.buffer, AK_LABEL, sizeof AK_LABEL - 1);
-}
-
 /* Loads the AK; the caller flushes *handle. pub may be NULL. */
 static int load_ak(attest_tpm *tpm, ESYS_TR *handle, TPM2B_PUBLIC **pub, char *err, size_t errsz)
 {
@@ -162,13 +124,13 @@ static int load_ak(attest_tpm *tpm, ESYS_TR *handle, TPM2B_PUBLIC **pub, char *e
     TSS2_RC r;
 
     memset(&sens, 0, sizeof sens);
-    ak_template(&tmpl);
+    attest_tss_ak_template(&tmpl);
     r = Esys_CreatePrimary(tpm->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                            ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, handle, pub, NULL, NULL,
                            NULL);
     if (r != TSS2_RC_SUCCESS) {
         *handle = ESYS_TR_NONE;
-        return tss_fail(err, errsz, r, "TPM2_CreatePrimary (attestation key)");
+        return attest_tss_fail(err, errsz, r, "TPM2_CreatePrimary (attestation key)");
     }
     return 0;
 }
@@ -188,17 +150,18 @@ int attest_tpm_ak(attest_tpm *tpm, attest_tpm_key *ak, char *err, size_t errsz)
     TSS2_RC r;
     int rc;
 
-    if (!tpm || !ak) return fail(err, errsz, ATTEST_EINVAL, "attest_tpm_ak: NULL argument");
+    if (!tpm || !ak)
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_ak: NULL argument");
     memset(ak, 0, sizeof *ak);
     if ((rc = load_ak(tpm, &h, &pub, err, errsz)) != 0) goto done;
     r = Esys_TR_GetName(tpm->esys, h, &name);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "Esys_TR_GetName (attestation key)");
+        rc = attest_tss_fail(err, errsz, r, "Esys_TR_GetName (attestation key)");
         goto done;
     }
     r = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, ak->pub, sizeof ak->pub, &off);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "marshalling the attestation key");
+        rc = attest_tss_fail(err, errsz, r, "marshalling the attestation key");
         goto done;
     }
     ak->pub_len = off;
@@ -245,11 +208,12 @@ static int nv_name(const TPM2B_NV_PUBLIC *p, uint8_t name[ATTEST_TPM_NAME_MAX], 
 
     w.attributes |= TPMA_NV_WRITTEN;
     r = Tss2_MU_TPMS_NV_PUBLIC_Marshal(&w, buf, sizeof buf, &off);
-    if (r != TSS2_RC_SUCCESS) return tss_fail(err, errsz, r, "marshalling an NV public area");
+    if (r != TSS2_RC_SUCCESS)
+        return attest_tss_fail(err, errsz, r, "marshalling an NV public area");
     name[0] = TPM2_ALG_SHA256 >> 8;
     name[1] = TPM2_ALG_SHA256 & 0xff;
     if (sha256(buf, off, "", 0, name + 2))
-        return fail(err, errsz, ATTEST_ECRYPTO, "SHA-256 failed in libcrypto");
+        return attest_text_fail(err, errsz, ATTEST_ECRYPTO, "SHA-256 failed in libcrypto");
     *len = 34;
     return 0;
 }
@@ -260,7 +224,7 @@ static int nv_exists(attest_tpm *tpm, uint32_t handle, int *exists, char *err, s
     TPMS_CAPABILITY_DATA *cap = NULL;
     TSS2_RC r = Esys_GetCapability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    TPM2_CAP_HANDLES, handle, 1, NULL, &cap);
-    if (r != TSS2_RC_SUCCESS) return tss_fail(err, errsz, r, "TPM2_GetCapability (handles)");
+    if (r != TSS2_RC_SUCCESS) return attest_tss_fail(err, errsz, r, "TPM2_GetCapability (handles)");
     *exists = cap->data.handles.count > 0 && cap->data.handles.handle[0] == handle;
     Esys_Free(cap);
     return 0;
@@ -287,7 +251,7 @@ static int nv_classify(attest_tpm *tpm, const TPM2B_NV_PUBLIC *want, enum nv_sta
     if (r == TSS2_RC_SUCCESS)
         r = Esys_NV_ReadPublic(tpm->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_NV_ReadPublic");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_ReadPublic");
         goto done;
     }
     const TPMS_NV_PUBLIC *h = &pub->nvPublic;
@@ -314,7 +278,7 @@ static int nv_define(attest_tpm *tpm, const TPM2B_NV_PUBLIC *p, char *err, size_
     if (r != TSS2_RC_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "TPM2_NV_DefineSpace 0x%08x", (unsigned)p->nvPublic.nvIndex);
-        return tss_fail(err, errsz, r, what);
+        return attest_tss_fail(err, errsz, r, what);
     }
     Esys_TR_Close(tpm->esys, &tr);
     return 0;
@@ -329,11 +293,11 @@ int attest_tpm_define(attest_tpm *tpm, const uint8_t run_id[16], attest_tpm_nv *
     int chosen = -1, empty = -1, rc = 0;
 
     if (!tpm || !run_id || !nv)
-        return fail(err, errsz, ATTEST_EINVAL, "attest_tpm_define: NULL argument");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_define: NULL argument");
     memset(nv, 0, sizeof *nv);
     nv_forget(tpm);
     if (sha256(NV_LABEL, sizeof NV_LABEL - 1, run_id, 16, policy))
-        return fail(err, errsz, ATTEST_ECRYPTO, "SHA-256 failed in libcrypto");
+        return attest_text_fail(err, errsz, ATTEST_ECRYPTO, "SHA-256 failed in libcrypto");
     unsigned start = (unsigned)policy[0] << 8 | policy[1];
 
     /* Probe every slot: a resumed run's indexes may lie past a slot freed since. */
@@ -343,22 +307,25 @@ int attest_tpm_define(attest_tpm *tpm, const uint8_t run_id[16], attest_tpm_nv *
             nv_template(&want[k], base + (uint32_t)k, k, policy);
             if ((rc = nv_classify(tpm, &want[k], &st[k], err, errsz)) != 0) return rc;
             if (st[k] == NV_OURS_WRONG)
-                return fail(err, errsz, ATTEST_EEXIST,
-                            "NV index 0x%08x belongs to this run but has other attributes",
-                            (unsigned)(base + (uint32_t)k));
+                return attest_text_fail(
+                    err, errsz, ATTEST_EEXIST,
+                    "NV index 0x%08x belongs to this run but has other attributes",
+                    (unsigned)(base + (uint32_t)k));
         }
         if (st[0] == NV_OURS || st[1] == NV_OURS) {
             if (st[0] == NV_FOREIGN || st[1] == NV_FOREIGN)
-                return fail(err, errsz, ATTEST_EEXIST,
-                            "NV indexes 0x%08x/0x%08x: one is this run's, one another's",
-                            (unsigned)base, (unsigned)(base + 1));
+                return attest_text_fail(
+                    err, errsz, ATTEST_EEXIST,
+                    "NV indexes 0x%08x/0x%08x: one is this run's, one another's", (unsigned)base,
+                    (unsigned)(base + 1));
             chosen = i;
         } else if (st[0] == NV_ABSENT && st[1] == NV_ABSENT && empty < 0) {
             empty = i;
         }
     }
     if (chosen < 0 && empty < 0)
-        return fail(err, errsz, ATTEST_EEXIST, "all %d NV slots of this run are taken", NV_PROBES);
+        return attest_text_fail(err, errsz, ATTEST_EEXIST, "all %d NV slots of this run are taken",
+                                NV_PROBES);
     if (chosen < 0) {
         chosen = empty;
         st[0] = st[1] = NV_ABSENT;
@@ -388,20 +355,20 @@ static int nv_trs(attest_tpm *tpm, const attest_tpm_nv *nv, char *err, size_t er
         return 0;
     nv_forget(tpm);
     if (want[0] == want[1])
-        return fail(err, errsz, ATTEST_EINVAL, "the extend and counter index are one (0x%08x)",
-                    (unsigned)want[0]);
+        return attest_text_fail(err, errsz, ATTEST_EINVAL,
+                                "the extend and counter index are one (0x%08x)", (unsigned)want[0]);
     for (int k = 0; k < 2; k++) {
         if ((rc = nv_exists(tpm, want[k], &exists, err, errsz)) != 0) goto done;
         if (!exists) {
-            rc = fail(err, errsz, ATTEST_ENOTFOUND, "NV index 0x%08x is not defined",
-                      (unsigned)want[k]);
+            rc = attest_text_fail(err, errsz, ATTEST_ENOTFOUND, "NV index 0x%08x is not defined",
+                                  (unsigned)want[k]);
             goto done;
         }
         r = Esys_TR_FromTPMPublic(tpm->esys, want[k], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                   &tpm->nv_tr[k]);
         if (r != TSS2_RC_SUCCESS) {
             tpm->nv_tr[k] = ESYS_TR_NONE;
-            rc = tss_fail(err, errsz, r, "Esys_TR_FromTPMPublic");
+            rc = attest_tss_fail(err, errsz, r, "Esys_TR_FromTPMPublic");
             goto done;
         }
         tpm->nv_handle[k] = want[k];
@@ -431,7 +398,7 @@ static int certify(attest_tpm *tpm, ESYS_TR ak, ESYS_TR nv, uint16_t size, const
     r = Esys_NV_Certify(tpm->esys, ak, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                         &qualifying, &scheme, size, 0, &att, &sig);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_NV_Certify");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Certify");
         goto done;
     }
     r = Tss2_MU_TPM2B_ATTEST_Marshal(att, cert->attest, sizeof cert->attest, &off);
@@ -446,7 +413,7 @@ static int certify(attest_tpm *tpm, ESYS_TR ak, ESYS_TR nv, uint16_t size, const
         r = Tss2_MU_TPMS_ATTEST_Unmarshal(att->attestationData, att->size, &off, &a);
     }
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "marshalling the certification");
+        rc = attest_tss_fail(err, errsz, r, "marshalling the certification");
         goto done;
     }
     const TPMS_NV_CERTIFY_INFO *nvi = &a.attested.nv;
@@ -454,9 +421,10 @@ static int certify(attest_tpm *tpm, ESYS_TR ak, ESYS_TR nv, uint16_t size, const
         memcmp(a.extraData.buffer, digest, 32) != 0 || nvi->indexName.size != name_len ||
         memcmp(nvi->indexName.name, name, name_len) != 0 || nvi->offset != 0 ||
         nvi->nvContents.size != size) {
-        rc = fail(err, errsz, ATTEST_EVERIFY,
-                  "the TPM certified something else than NV index Name %02x%02x%02x%02x...",
-                  name[0], name[1], name[2], name[3]);
+        rc = attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "the TPM certified something else than NV index Name %02x%02x%02x%02x...", name[0],
+            name[1], name[2], name[3]);
         goto done;
     }
     memcpy(contents, nvi->nvContents.buffer, size);
@@ -476,7 +444,7 @@ int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t dige
     TSS2_RC r;
 
     if (!tpm || !nv || !digest || !ev)
-        return fail(err, errsz, ATTEST_EINVAL, "attest_tpm_seal: NULL argument");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_seal: NULL argument");
     memset(ev, 0, sizeof *ev);
     if ((rc = nv_trs(tpm, nv, err, errsz)) != 0) return rc;
     ext = tpm->nv_tr[0];
@@ -487,13 +455,13 @@ int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t dige
     memcpy(data.buffer, digest, 32);
     r = Esys_NV_Extend(tpm->esys, ext, ext, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_NV_Extend");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Extend");
         goto done;
     }
     extended = 1;
     r = Esys_NV_Increment(tpm->esys, ctr, ctr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
     if (r != TSS2_RC_SUCCESS) {
-        rc = tss_fail(err, errsz, r, "TPM2_NV_Increment");
+        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Increment");
         goto done;
     }
     if ((rc = certify(tpm, ak, ext, 32, digest, nv->extend_name, nv->extend_name_len, &ev->extend,

@@ -24,6 +24,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "attest/error.h"
+#include "format/text.h"
 #include "attest/tpm.h"
 #include "verify/tpm.h"
 
@@ -59,20 +60,6 @@ typedef struct progress {
     uint32_t reset, restart;
     uint64_t epochs, attested_ms;
 } progress;
-
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static void note(attest_tpm_verifier *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -264,19 +251,21 @@ int attest_tpm_verifier_key(attest_tpm_verifier *v, uint64_t index, const json_t
     EVP_PKEY *key = NULL;
     int rc;
 
-    if (!v || !rec) return fail(err, errsz, ATTEST_EINVAL, "tpm record: NULL argument");
+    if (!v || !rec) return attest_text_fail(err, errsz, ATTEST_EINVAL, "tpm record: NULL argument");
     if (v->have_key)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "record %" PRIu64 ": a second tpm record (the first is record %" PRIu64 ")",
-                    index, v->key_index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "record %" PRIu64
+                                ": a second tpm record (the first is record %" PRIu64 ")",
+                                index, v->key_index);
     if (v->anchored || v->unanchored)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "record %" PRIu64 ": tpm record after the first seal", index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "record %" PRIu64 ": tpm record after the first seal", index);
     if (hex_member(rec, "ak_public", pubbuf, sizeof pubbuf, &len) != 0 || len < 2 ||
         be16(pubbuf) != len - 2 ||
         Tss2_MU_TPM2B_PUBLIC_Unmarshal(pubbuf, len, &off, &pub) != TSS2_RC_SUCCESS || off != len)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": ak_public is not a marshalled TPM2B_PUBLIC", index);
+        return attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "tpm record %" PRIu64 ": ak_public is not a marshalled TPM2B_PUBLIC", index);
 
     const TPMT_PUBLIC *p = &pub.publicArea;
     const TPMS_ECC_PARMS *e = &p->parameters.eccDetail;
@@ -289,36 +278,40 @@ int attest_tpm_verifier_key(attest_tpm_verifier *v, uint64_t index, const json_t
         e->scheme.details.ecdsa.hashAlg != TPM2_ALG_SHA256 ||
         e->symmetric.algorithm != TPM2_ALG_NULL || e->kdf.scheme != TPM2_ALG_NULL ||
         p->unique.ecc.x.size > 32 || p->unique.ecc.y.size > 32)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": ak_public is not an ECC P-256 fixedTPM restricted "
-                    "signing key with ECDSA-SHA256",
-                    index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "tpm record %" PRIu64
+                                ": ak_public is not an ECC P-256 fixedTPM restricted "
+                                "signing key with ECDSA-SHA256",
+                                index);
     /* The Name hashes the marshalled TPMT_PUBLIC: the TPM2B's bytes after its size. */
     name[0] = 0x00;
     name[1] = 0x0b;
     sha256_2(pubbuf + 2, len - 2, "", 0, name + 2);
     if (name_member(rec, "ak_name", given) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": ak_name is not a SHA-256 Name in hex", index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "tpm record %" PRIu64 ": ak_name is not a SHA-256 Name in hex",
+                                index);
     if (memcmp(given, name, NAME_LEN) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": ak_name does not match ak_public", index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "tpm record %" PRIu64 ": ak_name does not match ak_public", index);
     if (handle_member(rec, "extend_index") != 0 || handle_member(rec, "counter_index") != 0 ||
         json_equal(json_object_get(rec, "extend_index"), json_object_get(rec, "counter_index")))
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": extend_index and counter_index must be two NV "
-                    "index handles",
-                    index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "tpm record %" PRIu64
+                                ": extend_index and counter_index must be two NV "
+                                "index handles",
+                                index);
     if (name_member(rec, "extend_name", ext) != 0 || name_member(rec, "counter_name", ctr) != 0 ||
         memcmp(ext, ctr, NAME_LEN) == 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "tpm record %" PRIu64 ": extend_name and counter_name must be two SHA-256 "
-                    "Names in hex",
-                    index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "tpm record %" PRIu64
+                                ": extend_name and counter_name must be two SHA-256 "
+                                "Names in hex",
+                                index);
     if ((rc = ak_pkey(&p->unique.ecc, &key)) != 0)
-        return fail(err, errsz, rc, "tpm record %" PRIu64 ": ak_public: %s", index,
-                    rc == ATTEST_EVERIFY ? "the point is not on P-256"
-                                         : "OpenSSL cannot make the key");
+        return attest_text_fail(err, errsz, rc, "tpm record %" PRIu64 ": ak_public: %s", index,
+                                rc == ATTEST_EVERIFY ? "the point is not on P-256"
+                                                     : "OpenSSL cannot make the key");
 
     /* The AK is an endorsement primary: its qualified Name is H(TPM_RH_ENDORSEMENT || Name). */
     qn[0] = 0x40;
@@ -353,55 +346,62 @@ static int check_cert(attest_tpm_verifier *v, uint64_t index, const char *which,
     memset(&sig, 0, sizeof sig);
     if (hex_member(obj, "attest", abuf, sizeof abuf, &alen) != 0 ||
         hex_member(obj, "signature", sbuf, sizeof sbuf, &slen) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: attest or signature is not lowercase hex", index,
-                    which);
+        return attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "seal %" PRIu64 ": tpm.%s: attest or signature is not lowercase hex", index, which);
     if (Tss2_MU_TPM2B_ATTEST_Unmarshal(abuf, alen, &off, &att) != TSS2_RC_SUCCESS || off != alen ||
         Tss2_MU_TPMS_ATTEST_Unmarshal(att.attestationData, att.size, &off2, a) != TSS2_RC_SUCCESS ||
         off2 != att.size)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s.attest is not a marshalled TPM2B_ATTEST", index,
-                    which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64 ": tpm.%s.attest is not a marshalled TPM2B_ATTEST",
+                                index, which);
     if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(sbuf, slen, &off3, &sig) != TSS2_RC_SUCCESS ||
         off3 != slen || sig.sigAlg != TPM2_ALG_ECDSA ||
         sig.signature.ecdsa.hash != TPM2_ALG_SHA256 || sig.signature.ecdsa.signatureR.size > 32 ||
         sig.signature.ecdsa.signatureS.size > 32)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s.signature is not a marshalled ECDSA-SHA256 "
-                    "TPMT_SIGNATURE",
-                    index, which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64
+                                ": tpm.%s.signature is not a marshalled ECDSA-SHA256 "
+                                "TPMT_SIGNATURE",
+                                index, which);
     int ok = ecdsa_ok(v->ak, &sig.signature.ecdsa, att.attestationData, att.size);
     if (ok < 0)
-        return fail(err, errsz, ok, "seal %" PRIu64 ": tpm.%s: OpenSSL failed", index, which);
+        return attest_text_fail(err, errsz, ok, "seal %" PRIu64 ": tpm.%s: OpenSSL failed", index,
+                                which);
     if (!ok)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: the AK's signature does not verify", index, which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64 ": tpm.%s: the AK's signature does not verify",
+                                index, which);
     if (a->magic != TPM2_GENERATED_VALUE || a->type != TPM2_ST_ATTEST_NV)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: not a TPM-generated NV certification (magic "
-                    "%08" PRIx32 ", type %04x)",
-                    index, which, a->magic, a->type);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64
+                                ": tpm.%s: not a TPM-generated NV certification (magic "
+                                "%08" PRIx32 ", type %04x)",
+                                index, which, a->magic, a->type);
     if (a->qualifiedSigner.size != NAME_LEN ||
         memcmp(a->qualifiedSigner.name, v->ak_qname, NAME_LEN) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: qualifiedSigner is not the pinned AK", index, which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64 ": tpm.%s: qualifiedSigner is not the pinned AK",
+                                index, which);
     if (a->extraData.size != 32 || memcmp(a->extraData.buffer, digest, 32) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: qualifying data is not SHA-256 of this seal's "
-                    "checkpoint (evidence of another seal, or the note changed)",
-                    index, which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64
+                                ": tpm.%s: qualifying data is not SHA-256 of this seal's "
+                                "checkpoint (evidence of another seal, or the note changed)",
+                                index, which);
     const TPMS_NV_CERTIFY_INFO *nv = &a->attested.nv;
     if (nv->indexName.size != NAME_LEN || memcmp(nv->indexName.name, name, NAME_LEN) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: certifies an NV index whose Name is not the "
-                    "pinned %s_name (another run's index?)",
-                    index, which, which);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64
+                                ": tpm.%s: certifies an NV index whose Name is not the "
+                                "pinned %s_name (another run's index?)",
+                                index, which, which);
     if (nv->offset != 0 || nv->nvContents.size != size)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm.%s: certifies %u bytes at offset %u, not the whole "
-                    "index (%u bytes)",
-                    index, which, (unsigned)nv->nvContents.size, (unsigned)nv->offset,
-                    (unsigned)size);
+        return attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "seal %" PRIu64 ": tpm.%s: certifies %u bytes at offset %u, not the whole "
+            "index (%u bytes)",
+            index, which, (unsigned)nv->nvContents.size, (unsigned)nv->offset, (unsigned)size);
     return 0;
 }
 
@@ -414,10 +414,10 @@ static int follow_clock(attest_tpm_verifier *v, progress *g, uint64_t index, con
         g->epochs = 1;
     } else if (c->resetCount == g->reset && c->restartCount == g->restart) {
         if (c->clock < g->clock)
-            return fail(err, errsz, ATTEST_EVERIFY,
-                        "TPM clock went backwards at seal %" PRIu64 " (%" PRIu64 " ms -> %" PRIu64
-                        " ms within one boot: TPM state restored?)",
-                        index, g->clock, (uint64_t)c->clock);
+            return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                    "TPM clock went backwards at seal %" PRIu64 " (%" PRIu64
+                                    " ms -> %" PRIu64 " ms within one boot: TPM state restored?)",
+                                    index, g->clock, (uint64_t)c->clock);
         g->attested_ms += c->clock - g->clock;
     } else {
         g->epochs++;
@@ -442,24 +442,26 @@ int attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char 
     double t = 0;
     int rc;
 
-    if (!v || !note_text) return fail(err, errsz, ATTEST_EINVAL, "tpm seal: NULL argument");
+    if (!v || !note_text)
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "tpm seal: NULL argument");
     if (seal_time && parse_time(seal_time, &t) != 0)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": time is not an RFC 3339 UTC time", index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64 ": time is not an RFC 3339 UTC time", index);
     if (!tpm) {
         if (v->anchored) note(v, "seal %" PRIu64 ": no TPM evidence after anchored seals", index);
         v->unanchored++;
         return 0;
     }
     if (!v->have_key)
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": TPM evidence but no tpm record before it", index);
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "seal %" PRIu64 ": TPM evidence but no tpm record before it",
+                                index);
     if (!exact_members(tpm, top_keys) ||
         !exact_members(json_object_get(tpm, "extend"), cert_keys) ||
         !exact_members(json_object_get(tpm, "counter"), cert_keys))
-        return fail(err, errsz, ATTEST_EVERIFY,
-                    "seal %" PRIu64 ": tpm must be {extend, counter}, each {attest, signature}",
-                    index);
+        return attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "seal %" PRIu64 ": tpm must be {extend, counter}, each {attest, signature}", index);
 
     crypto_hash_sha256(digest, (const unsigned char *)note_text, strlen(note_text));
     if ((rc = check_cert(v, index, "extend", json_object_get(tpm, "extend"), digest, v->extend_name,
@@ -481,7 +483,8 @@ int attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char 
     uint64_t dropped = v->notes_dropped;
     if (!(v->notes = json_copy(saved))) {
         v->notes = saved;
-        return fail(err, errsz, ATTEST_ENOMEM, "seal %" PRIu64 ": out of memory", index);
+        return attest_text_fail(err, errsz, ATTEST_ENOMEM, "seal %" PRIu64 ": out of memory",
+                                index);
     }
     /* The extend index is certified before the counter (attest/TPM.md). */
     if ((rc = follow_clock(v, &g, index, &ea, err, errsz)) != 0 ||
@@ -498,11 +501,11 @@ int attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char 
     for (int k = 0; k < 8; k++)
         counter = counter << 8 | ca.attested.nv.nvContents.buffer[k];
     if (v->anchored && counter <= g.counter_last) {
-        rc = fail(err, errsz, ATTEST_EVERIFY,
-                  "seal %" PRIu64 ": counter %" PRIu64
-                  " does not exceed the previous seal's %" PRIu64
-                  " (TPM state rolled back, or the counter index replaced)",
-                  index, counter, g.counter_last);
+        rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                              "seal %" PRIu64 ": counter %" PRIu64
+                              " does not exceed the previous seal's %" PRIu64
+                              " (TPM state rolled back, or the counter index replaced)",
+                              index, counter, g.counter_last);
         goto done;
     }
     if (v->anchored && counter > g.counter_last + 1) {
@@ -518,13 +521,14 @@ int attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char 
     if (memcmp(ea.attested.nv.nvContents.buffer, want, 32) != 0) {
         uint8_t fresh[32], zero[32] = {0};
         sha256_2(zero, 32, digest, 32, fresh);
-        rc = fail(err, errsz, ATTEST_EVERIFY,
-                  "seal %" PRIu64 ": extend index holds a digest no seal records (it is not the "
-                  "chain of the anchored seals%s)",
-                  index,
-                  v->anchored && memcmp(ea.attested.nv.nvContents.buffer, fresh, 32) == 0
-                      ? "; it starts from zero here: index recreated"
-                      : "");
+        rc = attest_text_fail(
+            err, errsz, ATTEST_EVERIFY,
+            "seal %" PRIu64 ": extend index holds a digest no seal records (it is not the "
+            "chain of the anchored seals%s)",
+            index,
+            v->anchored && memcmp(ea.attested.nv.nvContents.buffer, fresh, 32) == 0
+                ? "; it starts from zero here: index recreated"
+                : "");
         goto done;
     }
     memcpy(g.chain, want, 32);
