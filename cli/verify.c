@@ -53,6 +53,9 @@ int cmd_verify(int argc, char **argv)
             return cli_usage(usage, "unexpected argument \"%s\"", argv[i]);
     }
     if (!path || !pub) return cli_usage(usage, "LOG and --pub are required");
+    if (n_cas && !enroll)
+        return cli_usage(usage, "--tpm-ca needs --enrollment-key: a public EK certificate alone "
+                                "proves nothing about the AK");
 
     attest_verifier *key = NULL;
     attest_report *report = NULL;

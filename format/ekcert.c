@@ -35,10 +35,13 @@ int attest_ekcert_enrollment_text(const char *ak_name_hex, const uint8_t *ek_cer
 }
 
 /* EK certificates carry a critical subject alternative name (TPM manufacturer attributes)
-   that OpenSSL does not understand; that one error is passed over, every other check runs. */
+   that OpenSSL does not understand; that error is passed over for the EK certificate itself
+   (depth 0) only, and every other check still runs. */
 static int pass_unknown_critical(int ok, X509_STORE_CTX *ctx)
 {
-    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION) return 1;
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION &&
+        X509_STORE_CTX_get_error_depth(ctx) == 0)
+        return 1;
     return ok;
 }
 
@@ -48,6 +51,10 @@ int attest_ekcert_check(const uint8_t *der, size_t len, const char *const *ca_fi
 {
     const uint8_t *p = der;
     X509 *cert = d2i_X509(NULL, &p, (long)len);
+    if (cert && p != der + len) { // trailing bytes would make the recorded certificate malleable
+        X509_free(cert);
+        cert = NULL;
+    }
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int rc = ATTEST_ENOMEM;

@@ -15,12 +15,16 @@
 #include "format/ekcert.h"
 #include "verify/provenance.h"
 
-static uint8_t *from_hex(const char *hex, size_t *len)
+/* Strict hex (lowercase, even, non-empty) into a malloc'd buffer; NULL with *bad set if not hex. */
+static uint8_t *from_hex(const char *hex, size_t *len, int *bad)
 {
-    size_t n = hex ? strlen(hex) / 2 : 0;
-    uint8_t *b = malloc(n ? n : 1);
-    if (b && sodium_hex2bin(b, n, hex, 2 * n, NULL, len, NULL) != 0) {
+    size_t n = hex ? strlen(hex) : 0;
+    *bad = !n || n % 2 || strspn(hex, "0123456789abcdef") != n;
+    if (*bad) return NULL;
+    uint8_t *b = malloc(n / 2);
+    if (b && sodium_hex2bin(b, n / 2, hex, n, NULL, len, NULL) != 0) {
         free(b);
+        *bad = 1;
         return NULL;
     }
     return b;
@@ -63,6 +67,11 @@ int attest_provenance_check(uint64_t index, const json_t *rec, const attest_veri
                             json_t *report, char *err, size_t errsz)
 {
     if (!opts || (!opts->n_tpm_ca_files && !opts->enroll_key)) return 0;
+    // A genuine EK certificate is public: next to an AK it proves nothing without the enrollment.
+    if (!opts->enroll_key) {
+        snprintf(err, errsz, "the TPM CA certificates need the enrollment key beside them");
+        return ATTEST_EINVAL;
+    }
     size_t len = 0;
     const char *hex = json_string_value(json_object_get(rec, "ek_certificate"));
     if (!hex) {
@@ -70,7 +79,13 @@ int attest_provenance_check(uint64_t index, const json_t *rec, const attest_veri
                  (unsigned long long)index);
         return ATTEST_EVERIFY;
     }
-    uint8_t *der = from_hex(hex, &len);
+    int bad;
+    uint8_t *der = from_hex(hex, &len, &bad);
+    if (!der && bad) {
+        snprintf(err, errsz, "record %llu (tpm): \"ek_certificate\" is not lowercase hex",
+                 (unsigned long long)index);
+        return ATTEST_EVERIFY;
+    }
     if (!der) return ATTEST_ENOMEM;
     int rc = 0;
     if (opts->n_tpm_ca_files) {

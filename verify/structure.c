@@ -119,6 +119,11 @@ static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifi
     }
     attest_rules_apply(rules, index, rec);
     if (index == 0) {
+        uint8_t run_id[16];
+        size_t n = 0;
+        const char *hex = json_string_value(json_object_get(rec, "run_id"));
+        if (sodium_hex2bin(run_id, sizeof run_id, hex, strlen(hex), NULL, &n, NULL) == 0 && n == 16)
+            attest_tpm_verifier_run(tv, run_id);
         json_object_set(r->obj, "origin", json_object_get(rec, "origin"));
         json_object_set(r->obj, "run_id", json_object_get(rec, "run_id"));
         if ((rc = check_key(r, rules, key)) != 0) goto done;
@@ -202,8 +207,13 @@ done:
     }
     if (!rc && tv) {
         char line[300];
-        if (attest_tpm_verifier_report(tv, r->obj, line, sizeof line) == 0)
+        if (attest_tpm_verifier_report(tv, r->obj, line, sizeof line) == 0) {
+            // Without an enrollment, any key could have made this evidence: say so.
+            if (strncmp(line, "TPM-anchored", 12) == 0 && !json_object_get(r->obj, "enrolled_by"))
+                snprintf(line + strlen(line), sizeof line - strlen(line),
+                         "; AK not enrolled (no --enrollment-key): whose TPM is unproven");
             json_object_set_new(r->obj, "anchoring", json_string(line));
+        }
     }
     json_decref(counts);
     attest_tpm_verifier_free(tv);

@@ -32,6 +32,8 @@
 #define MAX_NOTES 64 /* notes kept; the rest are counted */
 
 struct attest_tpm_verifier {
+    int have_run;
+    uint8_t run_id[16]; /* the NV indexes' Names derive from it (attest/TPM.md) */
     int have_key;
     uint64_t key_index;
     EVP_PKEY *ak;
@@ -241,6 +243,39 @@ static int handle_member(const json_t *rec, const char *key)
     return x >= 0 && x <= 0xffffffff && (x >> 24) == TPM2_HT_NV_INDEX ? 0 : -1;
 }
 
+void attest_tpm_verifier_run(attest_tpm_verifier *v, const uint8_t run_id[16])
+{
+    memcpy(v->run_id, run_id, 16);
+    v->have_run = 1;
+}
+
+/*
+ * The Name an index of this run must have once written: its whole public area is fixed by
+ * the run id, the handle and its kind, so a look-alike (an ordinary index the prover could
+ * write at will) has another Name.
+ */
+static int expected_nv_name(const attest_tpm_verifier *v, uint32_t handle, int counter,
+                            uint8_t name[NAME_LEN])
+{
+    static const char label[] = "attest-tpm-nv-v1";
+    TPMS_NV_PUBLIC p;
+    uint8_t buf[sizeof p];
+    size_t off = 0;
+    memset(&p, 0, sizeof p);
+    p.nvIndex = handle;
+    p.nameAlg = TPM2_ALG_SHA256;
+    p.attributes = ((TPMA_NV)(counter ? TPM2_NT_COUNTER : TPM2_NT_EXTEND) << TPMA_NV_TPM2_NT_SHIFT) |
+                   TPMA_NV_AUTHWRITE | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA | TPMA_NV_WRITTEN;
+    p.authPolicy.size = 32;
+    sha256_2(label, sizeof label - 1, v->run_id, 16, p.authPolicy.buffer);
+    p.dataSize = counter ? 8 : 32;
+    if (Tss2_MU_TPMS_NV_PUBLIC_Marshal(&p, buf, sizeof buf, &off) != TSS2_RC_SUCCESS) return -1;
+    name[0] = 0x00;
+    name[1] = 0x0b;
+    sha256_2(buf, off, "", 0, name + 2);
+    return 0;
+}
+
 int attest_tpm_verifier_key(attest_tpm_verifier *v, uint64_t index, const json_t *rec, char *err,
                             size_t errsz)
 {
@@ -308,6 +343,21 @@ int attest_tpm_verifier_key(attest_tpm_verifier *v, uint64_t index, const json_t
                                 ": extend_name and counter_name must be two SHA-256 "
                                 "Names in hex",
                                 index);
+    if (v->have_run) {
+        uint8_t want_ext[NAME_LEN], want_ctr[NAME_LEN];
+        uint32_t he = (uint32_t)json_integer_value(json_object_get(rec, "extend_index"));
+        uint32_t hc = (uint32_t)json_integer_value(json_object_get(rec, "counter_index"));
+        if (expected_nv_name(v, he, 0, want_ext) != 0 || expected_nv_name(v, hc, 1, want_ctr) != 0)
+            return attest_text_fail(err, errsz, ATTEST_ECRYPTO,
+                                    "tpm record %" PRIu64 ": cannot marshal an NV public area",
+                                    index);
+        if (memcmp(ext, want_ext, NAME_LEN) != 0 || memcmp(ctr, want_ctr, NAME_LEN) != 0)
+            return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                    "tpm record %" PRIu64
+                                    ": extend_name or counter_name is not the Name of this run's "
+                                    "extend index or counter (type, attributes, policy, size)",
+                                    index);
+    }
     if ((rc = ak_pkey(&p->unique.ecc, &key)) != 0)
         return attest_text_fail(err, errsz, rc, "tpm record %" PRIu64 ": ak_public: %s", index,
                                 rc == ATTEST_EVERIFY ? "the point is not on P-256"

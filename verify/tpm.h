@@ -28,6 +28,13 @@ typedef struct attest_tpm_verifier attest_tpm_verifier;
  * ATTEST_ENOMEM; on error *out is NULL. */
 int attest_tpm_verifier_new(attest_tpm_verifier **out);
 
+/*
+ * The run id (record 0): with it, the NV Names of the tpm record must be
+ * those of this run's extend index and counter, rebuilt from the run id,
+ * handles and fixed attributes. attest verify always gives it.
+ */
+void attest_tpm_verifier_run(attest_tpm_verifier *v, const uint8_t run_id[16]);
+
 /* Frees the verifier; NULL is a no-op. */
 void attest_tpm_verifier_free(attest_tpm_verifier *v);
 

@@ -103,7 +103,7 @@ assert "the report names the auditor" grep -q "^tpm ak    enrolled by example.co
 expect "another auditor's key: refused" 1 "$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" --enrollment-key "$T/other-auditor.pub"
 assert "  ... naming the enrollment" grep -q "enrollment" "$T/out"
 TCTI3=$(scripts/swtpm start "$T/tpm3")
-"$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" --tpm-ca "$T/tpm3/ca/issuercert.pem" --tpm-ca "$T/tpm3/ca/swtpm-localca-rootca-cert.pem" >"$T/out" 2>&1
+"$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" --tpm-ca "$T/tpm3/ca/issuercert.pem" --tpm-ca "$T/tpm3/ca/swtpm-localca-rootca-cert.pem" --enrollment-key "$T/auditor.pub" >"$T/out" 2>&1
 rc=$?
 if [ $rc -eq 1 ] && grep -q "does not chain to the given CA" "$T/out"; then ok "another vendor's CA: the EK certificate does not chain"; else nok "another vendor's CA (exit $rc)"; fi
 expect_err "enrolling against another TPM's CA is refused" 1 "does not chain" "$ATTEST" tpm enroll --tcti "$TCTI" --key "$T/auditor.key" -o "$T/enrollment2" --ca "$T/tpm3/ca/issuercert.pem"
@@ -113,5 +113,8 @@ expect_err "an enrollment for another TPM's AK is refused at open" 1 "not for th
 scripts/swtpm stop "$T/tpm3"
 expect "an anchored run without enrollment, when the auditor asks for one" 1 "$ATTEST" verify "$T/a/run.log" --pub "$T/a/run.pub" --enrollment-key "$T/auditor.pub"
 assert "  ... says it is not enrolled" grep -q "not enrolled\|no \"ek_certificate\"" "$T/out"
-expect "a run without TPM, when the auditor asks for provenance" 1 "$ATTEST" verify "$T/plain/run.log" --pub "$T/plain/run.pub" "${CA[@]}"
+expect "a run without TPM, when the auditor asks for provenance" 1 "$ATTEST" verify "$T/plain/run.log" --pub "$T/plain/run.pub" "${CA[@]}" --enrollment-key "$T/auditor.pub"
 assert "  ... says it is not TPM-anchored" grep -q "not TPM-anchored" "$T/out"
+expect_err "--tpm-ca alone is refused: a public EK certificate proves nothing" 2 "needs --enrollment-key" "$ATTEST" verify "$T/e/run.log" --pub "$T/e/run.pub" "${CA[@]}"
+"$ATTEST" verify "$T/a/run.log" --pub "$T/a/run.pub" >"$T/out" 2>&1
+assert "without an enrollment the report says whose TPM is unproven" grep -q "AK not enrolled" "$T/out"

@@ -154,6 +154,7 @@ static int verify(const run *r, json_t *const *ev, attest_tpm_verifier **out, in
     int rc = attest_tpm_verifier_new(&v);
     *at = -1;
     err[0] = '\0';
+    if (rc == 0) attest_tpm_verifier_run(v, r->id);
     if (rc == 0) rc = attest_tpm_verifier_key(v, 0, r->key, err, sizeof err);
     for (int k = 0; rc == 0 && k < r->n; k++) {
         *at = k;
@@ -338,6 +339,22 @@ static void test_other_run(void)
     json_decref(ev[2]);
     run_free(&a);
     run_free(&b);
+}
+
+/* The NV Names must be this run's: a look-alike index (another run id, or an ordinary index
+   the prover could write at will) has another Name. */
+static void test_nv_names_of_another_run(void)
+{
+    run r;
+    int at;
+    run_init(&r, 0x5a);
+    run_seal(&r, 1, 1);
+    CHECK_EQ_INT(verify(&r, r.ev, NULL, &at), 0);
+    r.id[0] ^= 0x01;
+    CHECK_EQ_INT(verify(&r, r.ev, NULL, &at), ATTEST_EVERIFY);
+    CHECK(strstr(err, "is not the Name of this run's extend index or counter") != NULL);
+    r.id[0] ^= 0x01;
+    run_free(&r);
 }
 
 static void test_wrong_ak_name(void)
@@ -569,6 +586,7 @@ int main(void)
     RUN(test_replay_and_changed_note);
     RUN(test_other_run);
     RUN(test_wrong_ak_name);
+    RUN(test_nv_names_of_another_run);
     RUN(test_missing_evidence);
     RUN(test_checkquote);
     RUN(test_counter_rollback);
