@@ -873,14 +873,38 @@ static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_p
         return open_fail(errmsg, rc, "TPM %s: %s", tcti, err);
     }
     // A resumed log has its tpm record near the start already.
+    // A resumed log has its tpm record already: it must be this TPM's, or seals would not verify.
     uint64_t n = attest_log_count(run->log);
-    for (uint64_t i = 1; i < n && i < 64; i++) {
+    for (uint64_t i = 1; i < n; i++) {
         if (attest_log_get(run->log, i, &rec, &len) != 0) break;
-        int found = strstr(rec, "\"type\":\"tpm\"") != NULL;
+        json_t *old = json_loadb(rec, len, 0, NULL);
         free(rec);
-        if (found) {
+        const char *type = json_string_value(json_object_get(old, "type"));
+        int is_tpm = type && strcmp(type, "tpm") == 0, same = 0;
+        if (is_tpm) {
+            json_t *now = json_object();
+            put_hex(now, "ak_name", ak.name, ak.name_len);
+            put_hex(now, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
+            put_hex(now, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
+            same = json_equal(json_object_get(old, "ak_name"), json_object_get(now, "ak_name")) &&
+                   json_equal(json_object_get(old, "extend_name"), json_object_get(now, "extend_name")) &&
+                   json_equal(json_object_get(old, "counter_name"), json_object_get(now, "counter_name"));
+            json_decref(now);
+        }
+        int seal = type && strcmp(type, "seal") == 0;
+        json_decref(old);
+        if (is_tpm || seal) {
             free(enrollment);
             free(req);
+            if (is_tpm && !same)
+                return open_fail(errmsg, ATTEST_EINVAL,
+                                 "TPM %s: this log was anchored in another TPM (or other NV indexes)",
+                                 tcti);
+            if (seal)
+                return open_fail(errmsg, ATTEST_EINVAL,
+                                 "TPM %s: this log was sealed without a TPM before; it cannot be "
+                                 "anchored from the middle",
+                                 tcti);
             return 0;
         }
     }

@@ -110,6 +110,8 @@ expect_err "enrolling against another TPM's CA is refused" 1 "does not chain" "$
 mkdir "$T/e3"
 "$ATTEST" keygen example.com/e3 -o "$T/e3/run" >/dev/null
 expect_err "an enrollment for another TPM's AK is refused at open" 1 "not for this TPM's AK" env ATTEST_TCTI="$TCTI3" ATTEST_TPM_ENROLLMENT="$T/enrollment" "$EX" "$T/e3"
+expect_err "resuming a log with another TPM is refused" 1 "anchored in another TPM" env ATTEST_TCTI="$TCTI3" "$EX" "$T/a"
+expect_err "anchoring a log that was sealed without a TPM is refused" 1 "sealed without a TPM" env ATTEST_TCTI="$TCTI3" "$EX" "$T/plain"
 scripts/swtpm stop "$T/tpm3"
 expect "an anchored run without enrollment, when the auditor asks for one" 1 "$ATTEST" verify "$T/a/run.log" --pub "$T/a/run.pub" --enrollment-key "$T/auditor.pub"
 assert "  ... says it is not enrolled" grep -q "not enrolled\|no \"ek_certificate\"" "$T/out"
