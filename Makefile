@@ -81,7 +81,7 @@ $(PC): Makefile
 	@printf '%s\n' $(call PC_LINES,$(PREFIX)) > $@
 
 # Unit tests see internal headers too (-Iformat etc.) and link the static library.
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/harness.h $(STATIC)
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/harness.h tests/swtpm.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(ALL_CFLAGS) -fvisibility=default -I. -DSHARED_DIR=\"$(SHARED)\" $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)

@@ -887,8 +887,10 @@ static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_p
             put_hex(now, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
             put_hex(now, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
             same = json_equal(json_object_get(old, "ak_name"), json_object_get(now, "ak_name")) &&
-                   json_equal(json_object_get(old, "extend_name"), json_object_get(now, "extend_name")) &&
-                   json_equal(json_object_get(old, "counter_name"), json_object_get(now, "counter_name"));
+                   json_equal(json_object_get(old, "extend_name"),
+                              json_object_get(now, "extend_name")) &&
+                   json_equal(json_object_get(old, "counter_name"),
+                              json_object_get(now, "counter_name"));
             json_decref(now);
         }
         int seal = type && strcmp(type, "seal") == 0;
@@ -897,9 +899,9 @@ static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_p
             free(enrollment);
             free(req);
             if (is_tpm && !same)
-                return open_fail(errmsg, ATTEST_EINVAL,
-                                 "TPM %s: this log was anchored in another TPM (or other NV indexes)",
-                                 tcti);
+                return open_fail(
+                    errmsg, ATTEST_EINVAL,
+                    "TPM %s: this log was anchored in another TPM (or other NV indexes)", tcti);
             if (seal)
                 return open_fail(errmsg, ATTEST_EINVAL,
                                  "TPM %s: this log was sealed without a TPM before; it cannot be "
@@ -946,6 +948,20 @@ static int check_key(attest_run *run, char **errmsg)
     free(rec);
     free(vkey);
     return rc;
+}
+
+/* Frees what a run holds; its threads have stopped (or never started). */
+static void free_run(attest_run *run)
+{
+    attest_pool_free(run->pool);
+    for (int i = 0; i < SPARE_BUFFERS; i++)
+        free(run->spare[i].buf);
+    attest_tpm_free(run->tpm);
+    attest_log_free(run->log);
+    attest_signer_free(run->signer);
+    pthread_mutex_destroy(&run->mu);
+    pthread_cond_destroy(&run->changed);
+    free(run);
 }
 
 int attest_run_open(attest_run **out, const char *log_path, const char *key_path,
@@ -1018,13 +1034,7 @@ int attest_run_open(attest_run **out, const char *log_path, const char *key_path
     *out = run;
     return 0;
 fail:
-    attest_tpm_free(run->tpm);
-    attest_pool_free(run->pool);
-    attest_log_free(run->log);
-    attest_signer_free(run->signer);
-    pthread_mutex_destroy(&run->mu);
-    pthread_cond_destroy(&run->changed);
-    free(run);
+    free_run(run);
     return rc;
 }
 
@@ -1045,14 +1055,8 @@ int attest_run_close(attest_run *run, char *msg, size_t msgsz, uint64_t *failed)
     pthread_mutex_unlock(&run->mu);
     if (run->writer_started) pthread_join(run->writer, NULL);
     attest_pool_free(run->pool);
-    for (int i = 0; i < SPARE_BUFFERS; i++)
-        free(run->spare[i].buf);
+    run->pool = NULL;
     int rc = attest_run_status(run, msg, msgsz, failed);
-    attest_tpm_free(run->tpm);
-    attest_log_free(run->log);
-    attest_signer_free(run->signer);
-    pthread_mutex_destroy(&run->mu);
-    pthread_cond_destroy(&run->changed);
-    free(run);
+    free_run(run);
     return rc;
 }

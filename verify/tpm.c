@@ -264,8 +264,9 @@ static int expected_nv_name(const attest_tpm_verifier *v, uint32_t handle, int c
     memset(&p, 0, sizeof p);
     p.nvIndex = handle;
     p.nameAlg = TPM2_ALG_SHA256;
-    p.attributes = ((TPMA_NV)(counter ? TPM2_NT_COUNTER : TPM2_NT_EXTEND) << TPMA_NV_TPM2_NT_SHIFT) |
-                   TPMA_NV_AUTHWRITE | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA | TPMA_NV_WRITTEN;
+    p.attributes =
+        ((TPMA_NV)(counter ? TPM2_NT_COUNTER : TPM2_NT_EXTEND) << TPMA_NV_TPM2_NT_SHIFT) |
+        TPMA_NV_AUTHWRITE | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA | TPMA_NV_WRITTEN;
     p.authPolicy.size = 32;
     sha256_2(label, sizeof label - 1, v->run_id, 16, p.authPolicy.buffer);
     p.dataSize = counter ? 8 : 32;

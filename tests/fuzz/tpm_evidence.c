@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         size_t i;
         json_t *s;
-        json_array_foreach(seals, i, s) {
+        json_array_foreach(seals, i, s)
+        {
             const char *note = json_string_value(json_object_get(s, "checkpoint"));
             if (!note) continue;
             json_t *tpm = json_object_get(s, "tpm");

@@ -20,6 +20,7 @@
 #include "attest/error.h"
 #include "attest/tpm.h"
 #include "tests/harness.h"
+#include "tests/swtpm.h"
 
 static char top[256];
 static char tcti_a[128], tcti_b[128];
@@ -27,22 +28,16 @@ static char err[512];
 
 static int swtpm_start(const char *name, char *tcti, size_t n)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm start '%s/%s'", top, name);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char *line = fgets(tcti, (int)n, p);
-    int rc = pclose(p);
-    if (!line || rc != 0) return -1;
-    tcti[strcspn(tcti, "\n")] = '\0';
-    return strncmp(tcti, "swtpm:host=127.0.0.1,port=", 26) == 0 ? 0 : -1;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", top, name);
+    return harness_swtpm_start(dir, tcti, n);
 }
 
 static void swtpm_stop(const char *name)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm stop '%s/%s'", top, name);
-    if (system(cmd) != 0) printf("# could not stop %s/%s\n", top, name);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", top, name);
+    harness_swtpm_stop("stop", dir);
 }
 
 /* Transient objects and sessions loaded in the TPM (both must be 0 after any call). */

@@ -22,6 +22,7 @@
 #include "attest/error.h"
 #include "attest/tpm.h"
 #include "tests/harness.h"
+#include "tests/swtpm.h"
 
 static char top[256];  /* the mkdtemp folder */
 static char tcti[128]; /* of the running swtpm */
@@ -34,23 +35,17 @@ static const uint8_t RUN_T[16] = {0x7e, 'b', 'e', 'n', 'c', 'h'};
 
 static int swtpm_start(void)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm start '%s/x'", top);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char *line = fgets(tcti, sizeof tcti, p);
-    int rc = pclose(p);
-    if (!line || rc != 0) return -1;
-    tcti[strcspn(tcti, "\n")] = '\0';
-    return strncmp(tcti, "swtpm:host=127.0.0.1,port=", 26) == 0 ? 0 : -1;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/x", top);
+    return harness_swtpm_start(dir, tcti, sizeof tcti);
 }
 
 /* "stop" (a kill: power loss to the TPM) or "shutdown" (TPM2_Shutdown first: a reboot). */
 static int swtpm_stop(const char *how)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm %s '%s/x'", how, top);
-    return system(cmd);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/x", top);
+    return harness_swtpm_stop(how, dir);
 }
 
 /* A plain ESYS connection of the test's own (only while no attest_tpm is open: swtpm

@@ -22,6 +22,7 @@
 #include "attest/error.h"
 #include "attest/tpm.h"
 #include "tests/harness.h"
+#include "tests/swtpm.h"
 #include "verify/tpm.h"
 
 static char top[256];  /* the mkdtemp folder */
@@ -32,23 +33,17 @@ static char err[512];
 
 static int swtpm_start(void)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm start '%s/x'", top);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char *line = fgets(tcti, sizeof tcti, p);
-    int rc = pclose(p);
-    if (!line || rc != 0) return -1;
-    tcti[strcspn(tcti, "\n")] = '\0';
-    return strncmp(tcti, "swtpm:host=127.0.0.1,port=", 26) == 0 ? 0 : -1;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/x", top);
+    return harness_swtpm_start(dir, tcti, sizeof tcti);
 }
 
 /* "stop" (a kill: power loss) or "shutdown" (TPM2_Shutdown first: a reboot). */
 static int swtpm_stop(const char *how)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "scripts/swtpm %s '%s/x'", how, top);
-    return system(cmd);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/x", top);
+    return harness_swtpm_stop(how, dir);
 }
 
 /* Copies the TPM state aside ("save") or back over the current one ("restore"). */
