@@ -15,24 +15,31 @@ PKGS        := libsodium jansson libgit2 libzstd libcrypto tss2-esys tss2-mu tss
 # Evaluated when a recipe runs, so that `make check` can install the
 # packages before pkg-config is first asked about them.
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread -lm
 
 WARN        := -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 DEFS        := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -DATTEST_VERSION_STRING=\"$(VERSION)\"
 ALL_CFLAGS   = $(WARN) $(DEFS) -Iinclude -I. -pthread -fPIC -fvisibility=hidden $(PKG_CFLAGS) $(CFLAGS)
+# The engine's results must be the same bits everywhere: no contraction of
+# a*b+c into fused multiply-adds, no fast-math reassociation (ENGINE.md).
+ENGINE_FP    = -ffp-contract=off -fno-fast-math
+ENGINE_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -Iengine -pthread -fPIC -fvisibility=hidden $(CFLAGS) $(ENGINE_FP)
 
 LIB_SRC     := $(sort $(wildcard format/*.c attest/*.c verify/*.c))
+ENGINE_SRC  := $(sort $(wildcard engine/*.c))
+TOOL_SRC    := $(sort $(wildcard tests/tools/*.c))
 CLI_SRC     := $(sort $(wildcard cli/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC    := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
 
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_BIN    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay-%)
 BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-EXAMPLE_BIN := $(BUILD)/record_minimal
+EXAMPLE_BIN := $(BUILD)/record_minimal $(BUILD)/train_gpt $(BUILD)/tests/forge_gpt
 
 STATIC      := $(BUILD)/libattest.a
 SHLIB       := $(BUILD)/libattest.so.$(VERSION)
@@ -48,10 +55,16 @@ all: $(STATIC) $(SHLIB) $(BUILD)/libattest.so $(CLI) $(PC)
 deps:
 	@scripts/install-deps
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/attest/*.h format/*.h attest/*.h verify/*.h cli/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/attest/*.h format/*.h attest/*.h verify/*.h cli/*.h engine/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The engine depends on libc and pthreads only (it also builds alone on CUDA machines).
+$(BUILD)/obj/engine/%.o: engine/%.c $(wildcard engine/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ENGINE_CFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -73,7 +86,7 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 # The .pc file names PREFIX, so install rewrites it for the PREFIX it installs to.
 PC_LINES = 'prefix=$(1)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
   'Name: attest' 'Description: signed, TPM-anchored Merkle logs of ML training runs' \
-  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' \
+  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' 'Libs.private: -pthread -lm' \
   'Cflags: -I$${includedir}'
 
 $(PC): Makefile
@@ -84,7 +97,7 @@ $(PC): Makefile
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/harness.h tests/swtpm.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(ALL_CFLAGS) -fvisibility=default -I. -DSHARED_DIR=\"$(SHARED)\" $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+	@$(CC) $(ALL_CFLAGS) -fvisibility=default -I. -Iengine -DSHARED_DIR=\"$(SHARED)\" $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
 # Fuzz targets, replayed over their corpus by a plain driver (no libFuzzer needed).
 $(BUILD)/tests/fuzz/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(STATIC)
@@ -102,7 +115,24 @@ $(BUILD)/record_minimal: examples/c/record_minimal.c $(STATIC)
 	@echo "  EXAMPLE $@"
 	@$(CC) $(WARN) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
-tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN)
+# The C reference trainer; the test build adds the dishonest modes the
+# verifier's forgery tests need (never in the example users run).
+$(BUILD)/train_gpt: examples/c/train_gpt.c engine/gpt.h $(STATIC)
+	@echo "  EXAMPLE $@"
+	@$(CC) $(WARN) $(DEFS) -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
+$(BUILD)/tests/forge_gpt: examples/c/train_gpt.c engine/gpt.h $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(WARN) $(DEFS) -DTRAIN_GPT_FORGE -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
+# Helper programs the test scripts call.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	@$(CC) $(ALL_CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
+tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN) $(TOOL_BIN)
 
 check:
 	@scripts/install-deps
@@ -125,8 +155,8 @@ fuzz:
 	@scripts/install-deps fuzz
 	@for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
 	  mkdir -p $(BUILD)/fuzz && \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(DEFS) -Iinclude -I. $(PKG_CFLAGS) \
-	    -o $(BUILD)/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(PKG_LIBS) || exit 2; \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(DEFS) -Iinclude -I. -Iengine $(ENGINE_FP) $(PKG_CFLAGS) \
+	    -o $(BUILD)/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(ENGINE_SRC) $(PKG_LIBS) || exit 2; \
 	  mkdir -p $(BUILD)/fuzz/$$t-found && \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    $(BUILD)/fuzz/$$t-found tests/fuzz/corpus/$$t || exit 1; \
@@ -148,7 +178,7 @@ install: all
 	install -m 0755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/libattest.so.$(VERSION)
 	ln -sf libattest.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf libattest.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattest.so
-	install -m 0644 include/attest/*.h $(DESTDIR)$(PREFIX)/include/attest/
+	install -m 0644 include/attest/*.h engine/gpt.h $(DESTDIR)$(PREFIX)/include/attest/
 	printf '%s\n' $(call PC_LINES,$(PREFIX)) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attest.pc
 
 uninstall:
@@ -158,7 +188,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/attest
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) include/attest/*.h
+	clang-format -i $(LIB_SRC) $(ENGINE_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) include/attest/*.h
 
 clean:
 	rm -rf $(BUILD)
