@@ -25,6 +25,7 @@
 #include "format/frame.h"
 #include "format/record.h"
 #include "verify/provenance.h"
+#include "verify/replay.h"
 #include "verify/tpm.h"
 
 struct attest_report {
@@ -37,7 +38,7 @@ static int failure(attest_report *r, int rc, int64_t index, int64_t offset, cons
 
 static int failure(attest_report *r, int rc, int64_t index, int64_t offset, const char *fmt, ...)
 {
-    char msg[768];
+    char msg[1200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -78,7 +79,7 @@ static int check_key(attest_report *r, const attest_rules *rules, const attest_v
 static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifier *tv,
                         const attest_verify_options *opts, const attest_merkle_frontier *fr,
                         const attest_verifier *key, uint64_t index, uint64_t offset,
-                        const uint8_t *payload, size_t len, json_t *counts)
+                        const uint8_t *payload, size_t len, json_t *counts, replay_log *keep)
 {
     json_t *rec;
     char why[768];
@@ -130,13 +131,15 @@ static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifi
     }
     json_t *c = json_object_get(counts, type);
     json_object_set_new(counts, type, json_integer(c ? json_integer_value(c) + 1 : 1));
+    if (keep && replay_log_add(keep, index, rec) != 0)
+        rc = failure(r, ATTEST_ENOMEM, (int64_t)index, -1, "out of memory");
 done:
     json_decref(rec);
     return rc;
 }
 
 static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *key,
-                const attest_verify_options *opts)
+                const attest_verify_options *opts, replay_log *keep)
 {
     attest_frame_reader *fr_reader = NULL;
     attest_rules *rules = NULL;
@@ -175,7 +178,7 @@ static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *
                          attest_frame_reader_message(fr_reader));
             goto done;
         }
-        rc = check_record(r, rules, tv, opts, &fr, key, index, at, payload, len, counts);
+        rc = check_record(r, rules, tv, opts, &fr, key, index, at, payload, len, counts, keep);
         if (rc == ATTEST_ENOMEM) rc = failure(r, rc, (int64_t)index, -1, "out of memory");
         if (rc) goto done;
         attest_merkle_frontier_append(&fr, leaf, NULL, NULL);
@@ -260,11 +263,20 @@ int attest_verify_log_ex(attest_report **out, const char *path, const attest_ver
         rc = failure(r, rc, -1, 0, "%s: %s", path, why);
         goto done;
     }
-    if (opts && opts->version != ATTEST_VERIFY_OPTIONS_VERSION) {
+    if (opts && opts->version != 1 && opts->version != ATTEST_VERIFY_OPTIONS_VERSION) {
         rc = failure(r, ATTEST_EINVAL, -1, -1, "unknown verify options version %u", opts->version);
         goto done;
     }
-    rc = walk(r, fd, (uint64_t)st.st_size, key, opts);
+    // Version 1 options end before `replay`.
+    const attest_replay_options *ro = opts && opts->version >= 2 ? opts->replay : NULL;
+    replay_log keep = {0};
+    rc = walk(r, fd, (uint64_t)st.st_size, key, opts, ro ? &keep : NULL);
+    if (!rc && ro) {
+        char reason[1024];
+        rc = attest_replay_verify(r->obj, &keep, ro, reason, sizeof reason);
+        if (rc) rc = failure(r, rc, -1, -1, "replay: %s", reason);
+    }
+    replay_log_clear(&keep);
     if (!rc) json_object_set_new(r->obj, "verdict", json_string("verified"));
 done:
     close(fd);
@@ -305,6 +317,83 @@ static json_int_t num(const attest_report *r, const char *key)
     return json_integer_value(json_object_get(r->obj, key));
 }
 
+/* The replay part of the text report: what was replayed, why, and what it proves. */
+static void replay_text(const json_t *rp, char **buf, size_t *len)
+{
+    if (!rp || !json_object_get(rp, "mode")) return;
+    add(buf, len, "replay    %s", json_string_value(json_object_get(rp, "mode")));
+    const json_t *segs = json_object_get(rp, "segments");
+    if (segs)
+        add(buf, len, "; %zu of %lld segments, %lld steps, %.1f s", json_array_size(segs),
+            (long long)json_integer_value(json_object_get(rp, "segments_total")),
+            (long long)json_integer_value(json_object_get(rp, "steps_replayed")),
+            json_number_value(json_object_get(rp, "replay_seconds")));
+    if (json_object_get(rp, "seconds_per_step"))
+        add(buf, len, " (%.1f ms a step)",
+            1000 * json_number_value(json_object_get(rp, "seconds_per_step")));
+    add(buf, len, "\n");
+    if (json_object_get(rp, "checkpoints_checked"))
+        add(buf, len, "files     %lld checkpoint and %lld shard files match the log\n",
+            (long long)json_integer_value(json_object_get(rp, "checkpoints_checked")),
+            (long long)json_integer_value(json_object_get(rp, "shards_checked")));
+    const json_t *init = json_object_get(rp, "initialization");
+    if (init) {
+        const char *res = json_string_value(json_object_get(init, "result"));
+        if (strcmp(res, "passed") == 0)
+            add(buf, len, "init      passed: the first checkpoint is what the committed seed "
+                          "gives\n");
+        else
+            add(buf, len, "init      %s: %s\n", strcmp(res, "failed") == 0 ? "FAILED" : "ERROR",
+                json_string_value(json_object_get(init, "reason")));
+    }
+    if (json_object_get(rp, "challenge"))
+        add(buf, len, "challenge %.16s... from the last seal%s\n",
+            json_string_value(json_object_get(rp, "challenge")),
+            json_is_true(json_object_get(rp, "nonce"))
+                ? " and the auditor's nonce"
+                : " alone: NO NONCE, so the prover could predict the choice");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(segs, i, e)
+    {
+        char why[64] = "";
+        size_t k;
+        const json_t *w;
+        json_array_foreach(json_object_get(e, "why"), k, w)
+        {
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof why - n, "%s%s", k ? "," : "", json_string_value(w));
+        }
+        const char *res = json_string_value(json_object_get(e, "result"));
+        add(buf, len, "segment   #%-4lld steps %6lld-%-6lld %-22s update %.2e  ",
+            (long long)json_integer_value(json_object_get(e, "segment")),
+            (long long)json_integer_value(json_object_get(e, "from_step")) + 1,
+            (long long)json_integer_value(json_object_get(e, "to_step")), why,
+            json_number_value(json_object_get(e, "relative_update")));
+        if (json_object_get(e, "max_error"))
+            add(buf, len, "error %.2e  ", json_number_value(json_object_get(e, "max_error")));
+        if (res && strcmp(res, "passed") == 0)
+            add(buf, len, "passed  %.1f s\n", json_number_value(json_object_get(e, "seconds")));
+        else
+            add(buf, len, "%s: %s\n", res && strcmp(res, "failed") == 0 ? "FAILED" : "ERROR",
+                json_string_value(json_object_get(e, "reason")));
+    }
+    const json_t *det = json_object_get(rp, "detection");
+    if (json_array_size(det)) {
+        add(buf, len, "detection a run with this fraction of its segments forged is caught by "
+                      "the random draw with probability");
+        json_array_foreach(det, i, e)
+        add(buf, len, "%s %g%%: %.1f%%", i ? ";" : "",
+            100 * json_number_value(json_object_get(e, "forged_fraction")),
+            100 * json_number_value(json_object_get(e, "detection_probability")));
+        add(buf, len, "\n");
+    }
+    if (json_object_get(rp, "uncovered_steps"))
+        add(buf, len, "note      the last %lld step(s) come after the last checkpoint: no "
+                      "checkpoint shows their result\n",
+            (long long)json_integer_value(json_object_get(rp, "uncovered_steps")));
+}
+
 int attest_report_text(const attest_report *r, char **out)
 {
     char *buf = NULL;
@@ -340,12 +429,14 @@ int attest_report_text(const attest_report *r, char **out)
     if (json_object_get(r->obj, "unsealed") && num(r, "unsealed"))
         add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
             (long long)num(r, "unsealed"));
+    replay_text(json_object_get(r->obj, "replay"), &buf, &len);
     const json_t *f = json_object_get(r->obj, "failure");
     const char *verdict = json_string_value(json_object_get(r->obj, "verdict"));
     if (attest_report_passed(r))
         add(&buf, &len,
             "checks    frames and checksums, record schema and order, run key, seal signatures, "
-            "seal roots: all passed\nVERIFIED\n");
+            "seal roots%s: all passed\nVERIFIED\n",
+            json_object_get(r->obj, "replay") ? ", files, initialization, replayed segments" : "");
     else
         add(&buf, &len, "%s: %s\n", strcmp(verdict, "failed") == 0 ? "FAILED" : "ERROR",
             json_string_value(json_object_get(f, "reason")));

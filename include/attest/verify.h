@@ -24,18 +24,41 @@ extern "C" {
 
 typedef struct attest_report attest_report;
 
+/*
+ * Replay of sampled training segments (verify/REPLAY.md): after the log
+ * checks pass, the checkpoint and shard files are checked against the log,
+ * the initialization is regenerated, and the chosen segments are re-run by
+ * the built-in engine (bit for bit) or by the run's own replay command
+ * (within the run's tolerance) when allow_command is set.
+ */
+typedef struct attest_replay_options {
+    uint64_t segments;         /* N: segments drawn uniformly from the challenge */
+    const uint8_t *nonce;      /* the auditor's nonce (may be NULL: predictable choice) */
+    size_t nonce_len;
+    const char *data_dir;       /* where the shard files are, by their logged names */
+    const char *checkpoint_dir; /* where the checkpoint files are, by their logged names */
+    unsigned threads;           /* engine threads (0: 1); never changes a result */
+    int allow_command;          /* 1: the auditor allows running the run's replay command */
+    const char *code_dir;       /* the prover's code, for "{code}" in the command */
+    unsigned timeout_s;         /* time limit of one command run (0: 600 s) */
+    /* Progress lines ("segment 3/7: steps 301-400 ...") as the work goes; may be NULL. */
+    void (*progress)(void *ctx, const char *line);
+    void *progress_ctx;
+} attest_replay_options;
+
 /* What the auditor brings besides the run key. Start from ATTEST_VERIFY_OPTIONS_INIT. */
 typedef struct attest_verify_options {
-    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION */
+    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION (1 or 2) */
     const char *const *tpm_ca_files;   /* PEM files of the TPM vendors' CA certificates */
     size_t n_tpm_ca_files;             /* when > 0, the EK certificate must chain to them */
     const attest_verifier *enroll_key; /* when set, the AK must be enrolled by this key */
+    const attest_replay_options *replay; /* version 2: replay segments when not NULL */
 } attest_verify_options;
 
-#define ATTEST_VERIFY_OPTIONS_VERSION 1
+#define ATTEST_VERIFY_OPTIONS_VERSION 2
 #define ATTEST_VERIFY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL                                               \
+        ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL, NULL                                         \
     }
 
 /*
