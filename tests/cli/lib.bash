@@ -63,3 +63,22 @@ build_peer() {
         GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$T/gocache" GOFLAGS= \
             go build -o "$PEER" .) >"$T/err" 2>&1
 }
+
+# python_env NAME MODULES: Debian's /usr/bin/python3 ($PY) over this build's
+# library ($BUILD absolute, $ATTEST_LIB), or "ok - NAME # SKIP" and exit when
+# it lacks MODULES (e.g. "torch"). A sanitizer build of the library needs its
+# runtimes loaded first; Python itself leaks by design.
+python_env() {
+    PY=/usr/bin/python3
+    BUILD=${BUILD:-build}
+    case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+    export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T" PYTHONDONTWRITEBYTECODE=1
+    if ! "$PY" -c "import $2" 2>/dev/null; then
+        ok "$1 # SKIP $PY has no $2"
+        exit 0
+    fi
+    if readelf -d "$ATTEST_LIB" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
+        export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    fi
+}

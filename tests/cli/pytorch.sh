@@ -4,20 +4,8 @@
 # hashlib, sha256sum and a safetensors parser of its own, and replays the
 # run bit for bit. Needs Debian's /usr/bin/python3 with torch.
 . "$(dirname "$0")/lib.bash"
-PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-export ATTEST_LIB="$BUILD/libattest.so.0" TMPDIR="$T" PYTHONDONTWRITEBYTECODE=1
-
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    ok "pytorch example # SKIP $PY has no torch"
-    exit 0
-fi
-if readelf -d "$ATTEST_LIB" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
-    export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
+python_env "pytorch example" "torch"
 
 STEPS=12 EVERY=4 SEAL=5
 expect "train.py records a short run" 0 \
