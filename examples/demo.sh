@@ -1,9 +1,13 @@
 #!/bin/bash
-# demo.sh - trains the PyTorch example with the attest hooks, verifies its
-# log with the run's public key, checks the recorded digests against the
-# files, prints an inclusion proof of one step and the verdict. Run by
-# `make demo` (which installs and builds first). Leaves its run in $BUILD/demo.
-# Extra arguments go to train.py (e.g. --steps 200).
+# demo.sh - trains the C reference trainer (examples/c/train_gpt.c) with the
+# attest hooks and a software TPM, then verifies it as an auditor would:
+# the log with the run's public key and the TPM evidence, the recorded
+# digests against sha256sum, an inclusion proof for a third party, and
+# replay of training segments drawn from the auditor's nonce (the initial
+# weights regenerated from the committed seed, each segment re-run bit for
+# bit). Prints the verdict, the segments replayed and the detection
+# probability. Run by `make demo` (which installs and builds first). Leaves
+# its run in $BUILD/demo. Extra arguments go to train_gpt (e.g. --steps 100).
 set -euo pipefail
 BUILD=${BUILD:-build}
 ATTEST="$PWD/$BUILD/attest"
@@ -32,8 +36,8 @@ if command -v swtpm >/dev/null; then
         --enrollment-key "$BUILD/demo-auditor/auditor.pub")
 fi
 
-step "training a byte-level transformer on /usr/share/common-licenses, recording every fact"
-/usr/bin/python3 examples/pytorch/train.py --out "$DEMO" "$@"
+step "training attest-gpt/1 on /usr/share/common-licenses, recording every fact"
+"$BUILD/train_gpt" --out "$DEMO" "$@"
 
 step "the log: $DEMO/run.log"
 "$ATTEST" log show "$DEMO/run.log" >"$DEMO/records.txt"
@@ -56,5 +60,10 @@ first_step=$(grep -n '"type":"step"' "$DEMO/records.jsonl" | head -1 | cut -d: -
 first_step=$((first_step - 1))
 "$ATTEST" log prove "$DEMO/run.log" --index "$first_step"
 
-step "verification with the run's public key"
-"$ATTEST" verify "$DEMO/run.log" --pub "$DEMO/run.pub" ${TRUST[@]+"${TRUST[@]}"}
+step "the auditor's nonce, drawn after the run was sealed"
+NONCE=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+echo "$NONCE"
+
+step "verification: log, TPM evidence, files, initialization, 3 random segments + the largest updates"
+"$ATTEST" verify "$DEMO/run.log" --pub "$DEMO/run.pub" ${TRUST[@]+"${TRUST[@]}"} \
+    --replay 3 --nonce "$NONCE" --threads 2
