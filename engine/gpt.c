@@ -88,13 +88,13 @@ static int is_finite(float x)
 void gpt_config_default(gpt_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->layers = 2;
+    c->layers = 4;
     c->heads = 4;
-    c->width = 64;
+    c->width = 96;
     c->context = 64;
     c->batch = 16;
-    c->steps = 300;
-    c->warmup = 30;
+    c->steps = 400;
+    c->warmup = 40;
     c->lr_max = 3e-3f;
     c->lr_min = 3e-4f;
     c->beta1 = 0.9f;

@@ -56,8 +56,7 @@ for f in "$DEMO"/checkpoints/*.safetensors; do
 done
 
 step "an inclusion proof of the first step, for a third party (C2SP tlog-proof)"
-first_step=$(grep -n '"type":"step"' "$DEMO/records.jsonl" | head -1 | cut -d: -f1)
-first_step=$((first_step - 1))
+first_step=$(awk '/"type":"step"/ { print NR - 1; exit }' "$DEMO/records.jsonl")
 "$ATTEST" log prove "$DEMO/run.log" --index "$first_step"
 
 step "the auditor's nonce, drawn after the run was sealed"

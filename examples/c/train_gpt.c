@@ -32,6 +32,7 @@
 static const char usage[] =
     "usage: train_gpt --out DIR [--steps N] [--ckpt-every K] [--seal-every K] [--seed S]\n"
     "                 [--data-seed S] [--threads T] [--batch B] [--code DIR]\n"
+    "                 [--layers L] [--heads H] [--width C] [--context T] [--warmup W]\n"
     "Trains attest-gpt/1 on " CORPUS " and records the run in DIR/run.log\n"
     "(defaults: the engine's default configuration; checkpoints every 50 steps,\n"
     "seals every 50 steps, --code . for the git record).\n";
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *code = ".";
     uint64_t ckpt_every = 50, seal_every = 50, v;
     unsigned threads = 2;
+    int warmup_set = 0;
 #ifdef TRAIN_GPT_FORGE
     enum forge forge = HONEST;
     uint64_t forge_step = 0;
@@ -227,6 +229,16 @@ int main(int argc, char **argv)
             cfg.data_seed = v;
         else if (strcmp(a, "--batch") == 0 && v <= GPT_MAX_BATCH)
             cfg.batch = (uint32_t)v;
+        else if (strcmp(a, "--layers") == 0 && v <= GPT_MAX_LAYERS)
+            cfg.layers = (uint32_t)v;
+        else if (strcmp(a, "--heads") == 0 && v <= GPT_MAX_WIDTH)
+            cfg.heads = (uint32_t)v;
+        else if (strcmp(a, "--width") == 0 && v <= GPT_MAX_WIDTH)
+            cfg.width = (uint32_t)v;
+        else if (strcmp(a, "--context") == 0 && v <= GPT_MAX_CONTEXT)
+            cfg.context = (uint32_t)v;
+        else if (strcmp(a, "--warmup") == 0)
+            cfg.warmup = v, warmup_set = 1;
         else if (strcmp(a, "--threads") == 0 && v >= 1 && v <= GPT_MAX_THREADS)
             threads = (unsigned)v;
         else
@@ -238,7 +250,7 @@ int main(int argc, char **argv)
         return fprintf(stderr, "train_gpt: --steps, --ckpt-every and --seal-every must be "
                                "positive, seeds below 2^63\n"),
                2;
-    if (cfg.warmup > cfg.steps) cfg.warmup = cfg.steps / 10;
+    if (!warmup_set) cfg.warmup = cfg.steps / 10; // a tenth of the run, as the default's 30 of 300
     char err[512];
     if (gpt_config_check(&cfg, err, sizeof err) != 0) return fail("%s%s", err, "");
 
