@@ -77,6 +77,14 @@ void replay_progress(const replay_ctx *c, const char *fmt, ...) __attribute__((f
 int attest_replay_verify(json_t *report, const replay_log *log, const attest_replay_options *o,
                          char *err, size_t errsz);
 
+/*
+ * run.config.engine (the members train_gpt writes; floats as binary32 bits)
+ * into an engine configuration that gpt_config_check accepts. Returns 0 or
+ * ATTEST_EVERIFY with err naming the member.
+ */
+struct gpt_config;
+int replay_engine_config(const json_t *engine, struct gpt_config *c, char *err, size_t errsz);
+
 /* Log-side float of a step member pair (value, bits), as binary64; 0 if absent. */
 int replay_bits64(const json_t *rec, const char *member, uint64_t *bits);
 

@@ -36,7 +36,7 @@ static float *float_field(gpt_config *c, size_t i)
 }
 
 /* run.config.engine -> gpt_config; the binary32 bits are authoritative. */
-static int parse_config(const json_t *e, gpt_config *c, char *err, size_t errsz)
+int replay_engine_config(const json_t *e, gpt_config *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof *c);
     const char *name = json_string_value(json_object_get(e, "name"));
@@ -95,7 +95,7 @@ static int engine_init(void **out, const replay_ctx *c, char *err, size_t errsz)
     *out = NULL;
     engine_state *s = calloc(1, sizeof *s);
     if (!s) return ATTEST_ENOMEM;
-    int rc = parse_config(json_object_get(json_object_get(l->run.rec, "config"), "engine"),
+    int rc = replay_engine_config(json_object_get(json_object_get(l->run.rec, "config"), "engine"),
                           &s->cfg, err, errsz);
     if (rc) goto fail;
     const json_t *init = l->init.rec;
