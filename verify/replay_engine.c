@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest/digest.h"
 #include "attest/error.h"
@@ -284,6 +285,7 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
                                 "%" PRIu64 " and %" PRIu64 ": %s numbers steps 1, 2, 3, ...",
                                 seg->last - seg->first, from, to, GPT_ENGINE);
     size_t T1 = (size_t)s->cfg.context + 1, B = s->cfg.batch;
+    double compute = 0; // seconds in the engine's steps, for the report
     for (size_t i = seg->first; i < seg->last; i++) {
         const json_t *rec = l->steps[i].rec;
         uint64_t step = (uint64_t)json_integer_value(json_object_get(rec, "step"));
@@ -330,13 +332,18 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
                                     step, l->steps[i].index);
         }
         gpt_step_result res;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         gpt_train_step(s->g, bytes, &res);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        compute += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         free(bytes);
         if ((rc = same_bits(rec, "lr", res.lr, 1, step, err, errsz)) != 0 ||
             (rc = same_bits(rec, "loss", res.loss, 1, step, err, errsz)) != 0 ||
             (rc = same_bits(rec, "grad_norm", res.grad_norm, 0, step, err, errsz)) != 0)
             return rc;
     }
+    json_object_set_new(seg->report, "compute_seconds", json_real(compute));
     char what[96];
     snprintf(what, sizeof what, "the replay of steps %" PRIu64 "-%" PRIu64, from + 1, to);
     return compare(s, seg->to, what, err, errsz);
