@@ -376,6 +376,12 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     size_t n_random = 0;
     if ((rc = select_segments(&c, update, S, why, &n_random)) != 0) goto done;
     json_object_set_new(rep, "segments_total", json_integer((json_int_t)S));
+    json_t *all = json_array(); // every segment's update, for reports that plot them
+    for (size_t k = 0; all && k < S; k++)
+        json_array_append_new(all, json_pack("[I, I, f]", (json_int_t)u64(l->ckpts[k].rec, "step"),
+                                             (json_int_t)u64(l->ckpts[k + 1].rec, "step"),
+                                             update[k]));
+    json_object_set_new(rep, "updates", all);
     json_object_set_new(rep, "nonce", o->nonce_len ? json_true() : json_false());
     detection(rep, n_random);
     json_object_set(rep, "segments", segs);

@@ -75,6 +75,43 @@ static int check_key(attest_report *r, const attest_rules *rules, const attest_v
     return 0;
 }
 
+/*
+ * The run's timeline for reports: [step, loss] of the step records (at most
+ * TIMELINE_MAX points: past that, every other point is dropped and the
+ * stride doubles, so a long run keeps an even sample) and the checkpoint
+ * steps.
+ */
+#define TIMELINE_MAX 4096
+
+static void timeline_add(attest_report *r, const char *type, const json_t *rec)
+{
+    json_t *tl = json_object_get(r->obj, "timeline");
+    if (!tl) {
+        tl = json_pack("{s:[], s:[], s:I, s:I}", "losses", "checkpoints", "stride", (json_int_t)1,
+                       "step_records", (json_int_t)0);
+        if (!tl) return;
+        json_object_set_new(r->obj, "timeline", tl);
+    }
+    json_t *step = json_object_get(rec, "step");
+    if (type[0] == 'c') {
+        json_array_append(json_object_get(tl, "checkpoints"), step);
+        return;
+    }
+    json_int_t seen = json_integer_value(json_object_get(tl, "step_records"));
+    json_int_t stride = json_integer_value(json_object_get(tl, "stride"));
+    json_object_set_new(tl, "step_records", json_integer(seen + 1));
+    if (seen % stride) return;
+    json_t *losses = json_object_get(tl, "losses");
+    json_array_append_new(losses, json_pack("[O, O]", step, json_object_get(rec, "loss")));
+    if (json_array_size(losses) >= TIMELINE_MAX) {
+        json_t *half = json_array();
+        for (size_t i = 0; i < json_array_size(losses); i += 2)
+            json_array_append(half, json_array_get(losses, i));
+        json_object_set_new(tl, "losses", half);
+        json_object_set_new(tl, "stride", json_integer(2 * stride));
+    }
+}
+
 /* Checks one record; returns 0, ATTEST_EVERIFY or ATTEST_ENOMEM. */
 static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifier *tv,
                         const attest_verify_options *opts, const attest_merkle_frontier *fr,
@@ -131,6 +168,7 @@ static int check_record(attest_report *r, attest_rules *rules, attest_tpm_verifi
     }
     json_t *c = json_object_get(counts, type);
     json_object_set_new(counts, type, json_integer(c ? json_integer_value(c) + 1 : 1));
+    if (strcmp(type, "step") == 0 || strcmp(type, "checkpoint") == 0) timeline_add(r, type, rec);
     if (keep && replay_log_add(keep, index, rec) != 0)
         rc = failure(r, ATTEST_ENOMEM, (int64_t)index, -1, "out of memory");
 done:

@@ -52,6 +52,7 @@ struct attest_tpm_verifier {
     double time_first, time_last;
     json_t *notes;
     uint64_t notes_dropped;
+    json_t *points; /* per anchored seal: [record, attested s, claimed s or null] */
 };
 
 /* The state a seal moves forward; committed only when the whole seal checks. */
@@ -222,6 +223,7 @@ void attest_tpm_verifier_free(attest_tpm_verifier *v)
     if (!v) return;
     EVP_PKEY_free(v->ak);
     json_decref(v->notes);
+    json_decref(v->points);
     free(v);
 }
 
@@ -599,6 +601,12 @@ int attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char 
     v->restart = g.restart;
     v->epochs = g.epochs;
     v->attested_ms = g.attested_ms;
+    if (!v->points) v->points = json_array();
+    if (json_array_size(v->points) < 10000)
+        json_array_append_new(v->points,
+                              json_pack("[I, f, o]", (json_int_t)index,
+                                        (double)g.attested_ms / 1000.0,
+                                        seal_time ? json_real(t - v->time_first) : json_null()));
     json_decref(saved);
     return 0;
 done:
@@ -627,6 +635,7 @@ int attest_tpm_verifier_report(attest_tpm_verifier *v, json_t *report, char *lin
         (json_int_t)v->counter_gaps, "epochs", (json_int_t)v->epochs, "attested_seconds",
         any ? json_real((double)v->attested_ms / 1000.0) : json_null(), "claimed_seconds", claimed,
         "notes", notes);
+    if (o && v->points) json_object_set(o, "seal_times", v->points);
     if (!o || json_object_set_new(report, "tpm", o) != 0) return ATTEST_ENOMEM;
     if (line && linesz) {
         if (!any) {
