@@ -375,20 +375,6 @@ static int finalize(attest_run *run, struct fact *f)
     return 0;
 }
 
-static void put_hex(json_t *obj, const char *key, const uint8_t *b, size_t n)
-{
-    char *hex = malloc(2 * n + 1);
-    static const char digits[] = "0123456789abcdef";
-    if (!hex) return;
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[b[i] >> 4];
-        hex[2 * i + 1] = digits[b[i] & 15];
-    }
-    hex[2 * n] = '\0';
-    json_object_set_new(obj, key, json_string(hex));
-    free(hex);
-}
-
 /* attest_log_anchor_fn: extends, counts and certifies the seal in the TPM. */
 static int anchor(void *ctx, const uint8_t digest[32], char **evidence)
 {
@@ -402,15 +388,7 @@ static int anchor(void *ctx, const uint8_t digest[32], char **evidence)
         pthread_mutex_unlock(&run->mu);
         return rc;
     }
-    json_t *e = json_object(), *c = json_object(), *tpm = json_object();
-    put_hex(e, "attest", ev.extend.attest, ev.extend.attest_len);
-    put_hex(e, "signature", ev.extend.sig, ev.extend.sig_len);
-    put_hex(c, "attest", ev.counter.attest, ev.counter.attest_len);
-    put_hex(c, "signature", ev.counter.sig, ev.counter.sig_len);
-    json_object_set_new(tpm, "extend", e);
-    json_object_set_new(tpm, "counter", c);
-    *evidence = json_dumps(tpm, JSON_COMPACT);
-    json_decref(tpm);
+    *evidence = attest_tpm_evidence_text(&ev);
     return *evidence ? 0 : ATTEST_ENOMEM;
 }
 
@@ -883,9 +861,9 @@ static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_p
         int is_tpm = type && strcmp(type, "tpm") == 0, same = 0;
         if (is_tpm) {
             json_t *now = json_object();
-            put_hex(now, "ak_name", ak.name, ak.name_len);
-            put_hex(now, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
-            put_hex(now, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
+            attest_tpm_put_hex(now, "ak_name", ak.name, ak.name_len);
+            attest_tpm_put_hex(now, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
+            attest_tpm_put_hex(now, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
             same = json_equal(json_object_get(old, "ak_name"), json_object_get(now, "ak_name")) &&
                    json_equal(json_object_get(old, "extend_name"),
                               json_object_get(now, "extend_name")) &&
@@ -911,14 +889,14 @@ static int setup_tpm(attest_run *run, const char *tcti, const char *enrollment_p
         }
     }
     json_t *t = json_pack("{s:s}", "type", "tpm");
-    put_hex(t, "ak_public", ak.pub, ak.pub_len);
-    put_hex(t, "ak_name", ak.name, ak.name_len);
+    attest_tpm_put_hex(t, "ak_public", ak.pub, ak.pub_len);
+    attest_tpm_put_hex(t, "ak_name", ak.name, ak.name_len);
     json_object_set_new(t, "extend_index", json_integer(run->nv.extend_handle));
-    put_hex(t, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
+    attest_tpm_put_hex(t, "extend_name", run->nv.extend_name, run->nv.extend_name_len);
     json_object_set_new(t, "counter_index", json_integer(run->nv.counter_handle));
-    put_hex(t, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
+    attest_tpm_put_hex(t, "counter_name", run->nv.counter_name, run->nv.counter_name_len);
     if (req) {
-        put_hex(t, "ek_certificate", req->ek_cert, req->ek_cert_len);
+        attest_tpm_put_hex(t, "ek_certificate", req->ek_cert, req->ek_cert_len);
         json_object_set_new(t, "enrollment", json_string(enrollment));
     }
     free(enrollment);

@@ -13,7 +13,7 @@
 #include <zstd.h>
 
 #include "attest/error.h"
-#include "attest/sha256.h"
+#include "format/sha256.h"
 #include "attest/shard.h"
 
 #define CHUNK (1u << 20)

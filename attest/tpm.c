@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <jansson.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -434,8 +435,9 @@ done:
     return rc;
 }
 
-int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
-                    attest_tpm_evidence *ev, char *err, size_t errsz)
+/* A seal (write: extend, increment, certify) or a quote (certify only). */
+static int certify_run(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
+                       attest_tpm_evidence *ev, int write, char *err, size_t errsz)
 {
     ESYS_TR ak = ESYS_TR_NONE, ext, ctr;
     TPM2B_MAX_NV_BUFFER data = {.size = 32};
@@ -444,7 +446,7 @@ int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t dige
     TSS2_RC r;
 
     if (!tpm || !nv || !digest || !ev)
-        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_seal: NULL argument");
+        return attest_text_fail(err, errsz, ATTEST_EINVAL, "attest_tpm_seal/quote: NULL argument");
     memset(ev, 0, sizeof *ev);
     if ((rc = nv_trs(tpm, nv, err, errsz)) != 0) return rc;
     ext = tpm->nv_tr[0];
@@ -453,16 +455,19 @@ int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t dige
     if ((rc = load_ak(tpm, &ak, NULL, err, errsz)) != 0) goto done;
 
     memcpy(data.buffer, digest, 32);
-    r = Esys_NV_Extend(tpm->esys, ext, ext, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-    if (r != TSS2_RC_SUCCESS) {
-        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Extend");
-        goto done;
-    }
-    extended = 1;
-    r = Esys_NV_Increment(tpm->esys, ctr, ctr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-    if (r != TSS2_RC_SUCCESS) {
-        rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Increment");
-        goto done;
+    if (write) {
+        r = Esys_NV_Extend(tpm->esys, ext, ext, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                           &data);
+        if (r != TSS2_RC_SUCCESS) {
+            rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Extend");
+            goto done;
+        }
+        extended = 1;
+        r = Esys_NV_Increment(tpm->esys, ctr, ctr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        if (r != TSS2_RC_SUCCESS) {
+            rc = attest_tss_fail(err, errsz, r, "TPM2_NV_Increment");
+            goto done;
+        }
     }
     if ((rc = certify(tpm, ak, ext, 32, digest, nv->extend_name, nv->extend_name_len, &ev->extend,
                       ev->chain, err, errsz)) != 0 ||
@@ -480,4 +485,44 @@ done:
             snprintf(err + n, errsz - n, " (after the extend: the TPM chain holds this digest)");
     }
     return rc;
+}
+
+int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
+                    attest_tpm_evidence *ev, char *err, size_t errsz)
+{
+    return certify_run(tpm, nv, digest, ev, 1, err, errsz);
+}
+
+int attest_tpm_quote(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
+                     attest_tpm_evidence *ev, char *err, size_t errsz)
+{
+    return certify_run(tpm, nv, digest, ev, 0, err, errsz);
+}
+
+void attest_tpm_put_hex(json_t *obj, const char *key, const uint8_t *b, size_t n)
+{
+    char *hex = malloc(2 * n + 1);
+    static const char digits[] = "0123456789abcdef";
+    if (!hex) return;
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[b[i] >> 4];
+        hex[2 * i + 1] = digits[b[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    json_object_set_new(obj, key, json_string(hex));
+    free(hex);
+}
+
+char *attest_tpm_evidence_text(const attest_tpm_evidence *ev)
+{
+    json_t *e = json_object(), *c = json_object(), *tpm = json_object();
+    attest_tpm_put_hex(e, "attest", ev->extend.attest, ev->extend.attest_len);
+    attest_tpm_put_hex(e, "signature", ev->extend.sig, ev->extend.sig_len);
+    attest_tpm_put_hex(c, "attest", ev->counter.attest, ev->counter.attest_len);
+    attest_tpm_put_hex(c, "signature", ev->counter.sig, ev->counter.sig_len);
+    json_object_set_new(tpm, "extend", e);
+    json_object_set_new(tpm, "counter", c);
+    char *text = json_dumps(tpm, JSON_COMPACT);
+    json_decref(tpm);
+    return text;
 }

@@ -122,4 +122,24 @@ int attest_tpm_define(attest_tpm *tpm, const uint8_t run_id[16], attest_tpm_nv *
 int attest_tpm_seal(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
                     attest_tpm_evidence *ev, char *err, size_t errsz);
 
+/*
+ * A quote of the run's current state: the AK certifies both indexes as they
+ * are, with qualifyingData = digest, and nothing is written (live sessions:
+ * the digest binds an auditor's nonce to the latest seal). Same returns as
+ * attest_tpm_seal, without the extend.
+ */
+/*
+ * The evidence as format/LOG.md stores it in a seal's `tpm` member:
+ * {"extend": {"attest", "signature"}, "counter": {...}}, compact JSON,
+ * malloc'd; NULL when memory ran out.
+ */
+char *attest_tpm_evidence_text(const attest_tpm_evidence *ev);
+
+/* obj[key] = the lowercase hex of b[0..n) (nothing when memory runs out). */
+struct json_t;
+void attest_tpm_put_hex(struct json_t *obj, const char *key, const uint8_t *b, size_t n);
+
+int attest_tpm_quote(attest_tpm *tpm, const attest_tpm_nv *nv, const uint8_t digest[32],
+                     attest_tpm_evidence *ev, char *err, size_t errsz);
+
 #endif

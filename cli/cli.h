@@ -6,6 +6,7 @@
 #ifndef ATTEST_CLI_H
 #define ATTEST_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes of every subcommand. */
@@ -28,10 +29,19 @@ int cli_u64(const char *s, uint64_t *out);
 /* Reads a whole file into a NUL-terminated malloc'd buffer, or NULL (errno set). */
 char *cli_slurp(const char *path, size_t *len);
 
+/* Writes the report as an HTML page at path; 0, or EXIT_USAGE with a message. */
+struct attest_report;
+int cli_write_html(const struct attest_report *report, const char *path);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_tpm(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_live(int argc, char **argv);
+/* `attest help`: run(cmd, argc, argv) runs subcommand cmd (argv[0] is its name). */
+int cmd_help(int argc, char **argv, int (*run)(const char *cmd, int argc, char **argv));
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/verify.h"
 #include "cli/cli.h"
 
 static const char usage[] =
@@ -21,11 +22,20 @@ static const char usage[] =
     "                                 record one fact, hashed as the library does\n"
     "  tpm enroll --tcti T --key K -o FILE\n"
     "                                 enroll a TPM's attestation key (auditor's challenge)\n"
-    "  verify LOG --pub PREFIX.pub    check a log: records, order, seals, signatures\n"
+    "  verify LOG --pub PREFIX.pub    check a log: records, order, seals, signatures;\n"
+    "                                 with --replay, re-execute training segments\n"
+    "  bundle create LOG -o RUN.attest\n"
+    "                                 pack a run into one file for offline auditors\n"
+    "  export LOG --format in-toto    a signed in-toto statement of the run (DSSE)\n"
+    "  live LOG --pub RUN.pub -o TRANSCRIPT\n"
+    "                                 a live verification session on the training host\n"
     "  version                        print the version\n"
     "\n"
+    "  help [COMMAND|TOPIC]           usage of a command; topics: exit-codes, files,\n"
+    "                                 replay, scripting\n"
+    "\n"
     "Every command takes --help. Exit status: 0 ok/verified, 1 verification failed,\n"
-    "2 usage or operational error.\n";
+    "2 usage or operational error, 3 partially verified (attest help exit-codes).\n";
 
 int cli_error(const char *fmt, ...)
 {
@@ -95,6 +105,19 @@ char *cli_slurp(const char *path, size_t *len)
     return buf;
 }
 
+int cli_write_html(const attest_report *report, const char *path)
+{
+    char *page = NULL;
+    FILE *f = NULL;
+    int ok = attest_report_html(report, &page) == 0 && (f = fopen(path, "w")) != NULL &&
+             fputs(page, f) >= 0;
+    if (f && fclose(f) != 0) ok = 0;
+    free(page);
+    return ok ? 0 : cli_error("%s: cannot write the HTML report", path);
+}
+
+static int dispatch(const char *cmd, int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -102,18 +125,31 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         fputs(usage, stdout);
         return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc == 2) fputs(usage, stdout), putchar('\n');
+        return cmd_help(argc - 1, argv + 1, dispatch);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("attest %s\n", ATTEST_VERSION_STRING);
         return 0;
     }
-    if (strcmp(cmd, "keygen") == 0) return cmd_keygen(argc - 1, argv + 1);
-    if (strcmp(cmd, "log") == 0) return cmd_log(argc - 1, argv + 1);
-    if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
-    if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
-    if (strcmp(cmd, "tpm") == 0) return cmd_tpm(argc - 1, argv + 1);
+    return dispatch(cmd, argc - 1, argv + 1);
+}
+
+/* Runs subcommand cmd with its own argv (argv[0] is the subcommand). */
+static int dispatch(const char *cmd, int argc, char **argv)
+{
+    if (strcmp(cmd, "keygen") == 0) return cmd_keygen(argc, argv);
+    if (strcmp(cmd, "log") == 0) return cmd_log(argc, argv);
+    if (strcmp(cmd, "verify") == 0) return cmd_verify(argc, argv);
+    if (strcmp(cmd, "record") == 0) return cmd_record(argc, argv);
+    if (strcmp(cmd, "tpm") == 0) return cmd_tpm(argc, argv);
+    if (strcmp(cmd, "bundle") == 0) return cmd_bundle(argc, argv);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(cmd, "live") == 0) return cmd_live(argc, argv);
     return cli_usage(usage, "unknown command \"%s\"", cmd);
 }

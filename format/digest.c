@@ -15,7 +15,7 @@
 
 #include "attest/digest.h"
 #include "attest/error.h"
-#include "attest/sha256.h"
+#include "format/sha256.h"
 
 #define CHUNK (4u << 20)
 

@@ -33,6 +33,8 @@ const char *attest_strerror(int code)
         return "unsupported format version";
     case ATTEST_ECRYPTO:
         return "crypto library failure";
+    case ATTEST_EPARTIAL:
+        return "checked in part: what was checked passed";
     default:
         return "unknown error";
     }

@@ -3,8 +3,11 @@
  * checkpoint file against the log, measures the update between consecutive
  * checkpoints, draws the segments from the challenge, hands the
  * initialization and each segment to a backend, and writes the "replay"
- * part of the report. It knows no model: backends do.
+ * part of the report. Files the caller declares left out on purpose (a
+ * bundle without them) make what needs them "not checked", never passed.
+ * It knows no model: backends do.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "attest/digest.h"
 #include "attest/error.h"
@@ -122,6 +126,20 @@ static int join(char *out, size_t outsz, const char *dir, const char *name, char
     return 0;
 }
 
+/* 1 when `name` is declared absent: `why` is set and dir/name does not exist. */
+static int absent(const char *why, const char *dir, const char *name)
+{
+    char path[4096];
+    if (!why || !name || (size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return 0;
+    return access(path, F_OK) != 0 && errno == ENOENT;
+}
+
+static void not_checked(json_t *list, const char *what, const char *why)
+{
+    json_array_append_new(list, json_pack("{s:s, s:s}", "what", what, "why", why));
+}
+
 static int load_ckpt(const replay_ctx *c, size_t i, vckpt **out, char *err, size_t errsz)
 {
     char path[4096];
@@ -183,8 +201,8 @@ static void why_add(json_t *why, size_t seg, const char *reason)
     json_array_append_new(l, json_string(reason));
 }
 
-static int select_segments(const replay_ctx *c, const double *update, size_t S, json_t *why,
-                           size_t *n_random)
+static int select_segments(const replay_ctx *c, const double *update, const uint8_t *unknown,
+                           size_t S, json_t *why, size_t *n_random)
 {
     uint8_t ch[32];
     char hex[65];
@@ -204,13 +222,14 @@ static int select_segments(const replay_ctx *c, const double *update, size_t S, 
         why_add(why, (size_t)k, "random");
     }
     *n_random = got;
-    memset(taken, 0, S);
+    memcpy(taken, unknown, S); // a segment whose update is unknown cannot be the largest
     uint64_t top = c->o->segments / 2 + c->o->segments % 2;
     if (top == 0) top = 1;
     for (uint64_t t = 0; t < top && t < S; t++) {
         size_t best = S;
         for (size_t k = 0; k < S; k++)
             if (!taken[k] && (best == S || update[k] > update[best])) best = k;
+        if (best == S) break;
         taken[best] = 1;
         why_add(why, best, "largest-update");
     }
@@ -247,17 +266,39 @@ static void detection(json_t *report, size_t n)
     json_object_set_new(report, "detection", arr);
 }
 
-static int check_files(replay_ctx *c, vdata *data, double *update, char *err, size_t errsz)
+/*
+ * Checks every file; a file declared absent is skipped and marked:
+ * *no_data when a shard is, missing[i] for checkpoint i (then unknown[] marks
+ * the segments next to it, whose update cannot be measured).
+ */
+static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *missing,
+                       uint8_t *unknown, int *no_data, json_t *nc, char *err, size_t errsz)
 {
     const replay_log *l = c->log;
     double t0 = seconds();
+    size_t shards = 0, ckpts = 0;
     for (size_t i = 0; i < l->n_shards; i++) {
+        if (absent(c->o->data_absent, c->o->data_dir,
+                   json_string_value(json_object_get(l->shards[i].rec, "name")))) {
+            *no_data = 1;
+            continue;
+        }
         int rc = vdata_add(data, c->o->data_dir, l->shards[i].rec, l->shards[i].index, err, errsz);
         if (rc) return rc;
+        shards++;
     }
-    replay_progress(c, "shards: %zu files match the log", l->n_shards);
+    replay_progress(c, "shards: %zu files match the log", shards);
     vckpt *prev = NULL, *cur = NULL;
     for (size_t i = 0; i < l->n_ckpts; i++) {
+        if (absent(c->o->checkpoints_absent, c->o->checkpoint_dir,
+                   json_string_value(json_object_get(l->ckpts[i].rec, "name")))) {
+            missing[i] = 1;
+            if (i) unknown[i - 1] = 1;
+            if (i + 1 < l->n_ckpts) unknown[i] = 1;
+            vckpt_free(prev);
+            prev = NULL;
+            continue;
+        }
         int rc = load_ckpt(c, i, &cur, err, errsz);
         if (rc) {
             vckpt_free(prev);
@@ -267,12 +308,22 @@ static int check_files(replay_ctx *c, vdata *data, double *update, char *err, si
         vckpt_free(prev);
         prev = cur;
         cur = NULL;
+        ckpts++;
     }
     vckpt_free(prev);
-    replay_progress(c, "checkpoints: %zu files match the log (%.1f s)", l->n_ckpts,
-                    seconds() - t0);
-    json_object_set_new(c->report, "shards_checked", json_integer((json_int_t)l->n_shards));
-    json_object_set_new(c->report, "checkpoints_checked", json_integer((json_int_t)l->n_ckpts));
+    replay_progress(c, "checkpoints: %zu files match the log (%.1f s)", ckpts, seconds() - t0);
+    char what[64];
+    if (shards < l->n_shards) {
+        snprintf(what, sizeof what, "shard files (%zu of %zu)", l->n_shards - shards, l->n_shards);
+        not_checked(nc, what, c->o->data_absent);
+    }
+    if (ckpts < l->n_ckpts) {
+        snprintf(what, sizeof what, "checkpoint files (%zu of %zu)", l->n_ckpts - ckpts,
+                 l->n_ckpts);
+        not_checked(nc, what, c->o->checkpoints_absent);
+    }
+    json_object_set_new(c->report, "shards_checked", json_integer((json_int_t)shards));
+    json_object_set_new(c->report, "checkpoints_checked", json_integer((json_int_t)ckpts));
     return 0;
 }
 
@@ -306,15 +357,17 @@ static int run_segment(replay_ctx *c, const replay_backend *be, void *state, siz
 int attest_replay_verify(json_t *report, const replay_log *l, const attest_replay_options *o,
                          char *err, size_t errsz)
 {
-    json_t *rep = json_object(), *why = json_object(), *segs = json_array();
+    json_t *rep = json_object(), *why = json_object(), *segs = json_array(), *nc = json_array();
     replay_ctx c = {o, l, NULL, rep};
     vdata *data = NULL;
     double *update = NULL;
+    uint8_t *missing = NULL, *unknown = NULL;
+    int no_data = 0;
     void *state = NULL;
     const replay_backend *be = NULL;
     int rc = ATTEST_ENOMEM;
     if (err && errsz) err[0] = 0;
-    if (!rep || !why || !segs) goto done;
+    if (!rep || !why || !segs || !nc) goto done;
     json_object_set(report, "replay", rep);
     if (!o->data_dir || !o->checkpoint_dir) {
         rc = attest_text_fail(err, errsz, ATTEST_EINVAL,
@@ -353,15 +406,26 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         goto done;
     }
     size_t S = l->n_ckpts - 1;
-    if (!(update = calloc(S, sizeof *update)) || vdata_new(&data) != 0) goto done;
+    if (!(update = calloc(S, sizeof *update)) || !(missing = calloc(S + 1, 1)) ||
+        !(unknown = calloc(S, 1)) || vdata_new(&data) != 0)
+        goto done;
     c.data = data;
     if ((rc = be->init(&state, &c, err, errsz)) != 0) goto done;
-    if ((rc = check_files(&c, data, update, err, errsz)) != 0) goto done;
+    if ((rc = check_files(&c, data, update, missing, unknown, &no_data, nc, err, errsz)) != 0)
+        goto done;
 
     // The initialization, regenerated from the committed seed.
     vckpt *ckpt0 = NULL;
     char init_err[768] = "";
-    int init_rc = load_ckpt(&c, 0, &ckpt0, init_err, sizeof init_err);
+    int init_rc = 0;
+    if (missing[0]) {
+        json_object_set_new(
+            rep, "initialization",
+            json_pack("{s:s, s:s}", "result", "not checked", "reason", o->checkpoints_absent));
+        not_checked(nc, "initialization", o->checkpoints_absent);
+        replay_progress(&c, "initialization: not checked: %s", o->checkpoints_absent);
+    } else {
+        init_rc = load_ckpt(&c, 0, &ckpt0, init_err, sizeof init_err);
     if (!init_rc) init_rc = be->initialization(state, &c, ckpt0, init_err, sizeof init_err);
     vckpt_free(ckpt0);
     json_object_set_new(rep, "initialization",
@@ -372,9 +436,10 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     replay_progress(&c, "initialization: %s%s",
                     init_rc ? "FAILED: " : "passed (regenerated from the committed seed)",
                     init_rc ? init_err : "");
+    }
 
     size_t n_random = 0;
-    if ((rc = select_segments(&c, update, S, why, &n_random)) != 0) goto done;
+    if ((rc = select_segments(&c, update, unknown, S, why, &n_random)) != 0) goto done;
     json_object_set_new(rep, "segments_total", json_integer((json_int_t)S));
     json_t *all = json_array(); // every segment's update, for reports that plot them
     for (size_t k = 0; all && k < S; k++)
@@ -398,14 +463,28 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         snprintf(key, sizeof key, "%zu", seg);
         json_t *reasons = json_object_get(why, key);
         if (!reasons) continue;
-        json_t *entry = json_pack("{s:I, s:I, s:I, s:O, s:f}", "segment", (json_int_t)seg,
-                                  "from_step", (json_int_t)u64(l->ckpts[seg].rec, "step"),
-                                  "to_step", (json_int_t)u64(l->ckpts[seg + 1].rec, "step"),
-                                  "why", reasons, "relative_update", update[seg]);
+        json_t *entry = json_pack("{s:I, s:I, s:I, s:O}", "segment", (json_int_t)seg, "from_step",
+                                  (json_int_t)u64(l->ckpts[seg].rec, "step"), "to_step",
+                                  (json_int_t)u64(l->ckpts[seg + 1].rec, "step"), "why", reasons);
         if (!entry) goto done;
+        if (!unknown[seg]) json_object_set_new(entry, "relative_update", json_real(update[seg]));
         json_array_append_new(segs, entry);
         char e[768];
         done_n++;
+        const char *skip = no_data                            ? o->data_absent
+                           : missing[seg] || missing[seg + 1] ? o->checkpoints_absent
+                                                              : NULL;
+        if (skip) {
+            char what[96];
+            snprintf(what, sizeof what, "segment %zu (steps %" PRIu64 "-%" PRIu64 ")", seg,
+                     u64(l->ckpts[seg].rec, "step") + 1, u64(l->ckpts[seg + 1].rec, "step"));
+            json_object_set_new(entry, "result", json_string("not checked"));
+            json_object_set_new(entry, "reason", json_string(skip));
+            not_checked(nc, what, skip);
+            replay_progress(&c, "segment %zu/%zu (#%zu): not checked: %s", done_n, n_sel, seg,
+                            skip);
+            continue;
+        }
         replay_progress(&c, "segment %zu/%zu (#%zu, steps %" PRIu64 "-%" PRIu64 "): replaying",
                         done_n, n_sel, seg, u64(l->ckpts[seg].rec, "step") + 1,
                         u64(l->ckpts[seg + 1].rec, "step"));
@@ -429,13 +508,24 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         json_object_set_new(rep, "uncovered_steps", json_integer((json_int_t)(last_step - last_ckpt)));
     rc = first_rc;
     if (rc) snprintf(err, errsz, "%s", first_err);
+    if (!rc && json_array_size(nc)) {
+        rc = ATTEST_EPARTIAL;
+        snprintf(err, errsz, "%zu part(s) not checked", json_array_size(nc));
+    }
 done:
     if (rc == ATTEST_ENOMEM && err && !err[0]) snprintf(err, errsz, "out of memory");
     if (be && state) be->done(state);
     json_object_set_new(rep, "result",
-                        json_string(!rc ? "passed" : rc == ATTEST_EVERIFY ? "failed" : "error"));
+                        json_string(!rc                     ? "passed"
+                                    : rc == ATTEST_EVERIFY  ? "failed"
+                                    : rc == ATTEST_EPARTIAL ? "partial"
+                                                            : "error"));
+    if (json_array_size(nc)) json_object_set(report, "not_checked", nc);
+    json_decref(nc);
     vdata_free(data);
     free(update);
+    free(missing);
+    free(unknown);
     json_decref(why);
     json_decref(segs);
     json_decref(rep);

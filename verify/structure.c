@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,9 @@
 #include "format/record.h"
 #include "verify/provenance.h"
 #include "verify/replay.h"
+#include "verify/transcript.h"
+#include "verify/report.h"
 #include "verify/tpm.h"
-
-struct attest_report {
-    json_t *obj;
-};
 
 /* Sets the verdict and the first failure; returns rc. */
 static int failure(attest_report *r, int rc, int64_t index, int64_t offset, const char *fmt, ...)
@@ -177,7 +176,7 @@ done:
 }
 
 static int walk(attest_report *r, int fd, uint64_t size, const attest_verifier *key,
-                const attest_verify_options *opts, replay_log *keep)
+                const attest_verify_options *opts, replay_log *keep, const json_t *transcript)
 {
     attest_frame_reader *fr_reader = NULL;
     attest_rules *rules = NULL;
@@ -256,6 +255,15 @@ done:
             json_object_set_new(r->obj, "anchoring", json_string(line));
         }
     }
+    // A live session's quote needs the TPM state the anchored seals left.
+    if (!rc && transcript) {
+        char why[800];
+        attest_rules_summary sum;
+        attest_rules_summarize(rules, &sum);
+        rc = attest_transcript_quote(transcript, tv, sum.last_seal_size,
+                                     keep ? keep->last_note : NULL, r->obj, why, sizeof why);
+        if (rc) rc = failure(r, rc, -1, -1, "%s", why);
+    }
     json_decref(counts);
     attest_tpm_verifier_free(tv);
     attest_rules_free(rules);
@@ -301,21 +309,65 @@ int attest_verify_log_ex(attest_report **out, const char *path, const attest_ver
         rc = failure(r, rc, -1, 0, "%s: %s", path, why);
         goto done;
     }
-    if (opts && opts->version != 1 && opts->version != ATTEST_VERIFY_OPTIONS_VERSION) {
+    if (opts && (opts->version < 1 || opts->version > ATTEST_VERIFY_OPTIONS_VERSION)) {
         rc = failure(r, ATTEST_EINVAL, -1, -1, "unknown verify options version %u", opts->version);
         goto done;
     }
-    // Version 1 options end before `replay`.
+    // Version 1 options end before `replay`; version 2 replay options before `data_absent`.
     const attest_replay_options *ro = opts && opts->version >= 2 ? opts->replay : NULL;
+    attest_replay_options ro2;
+    if (ro && opts->version == 2) {
+        memset(&ro2, 0, sizeof ro2);
+        memcpy(&ro2, ro, offsetof(attest_replay_options, data_absent));
+        ro = &ro2;
+    }
+    // A transcript (version 4) brings the nonce and the number of segments of its session.
+    json_t *transcript = NULL;
+    uint8_t *t_nonce = NULL;
+    attest_replay_options ro3;
+    if (opts && opts->version >= 4 && opts->transcript) {
+        char why2[600];
+        uint64_t segments = 0;
+        size_t t_len = 0;
+        if (!ro) {
+            rc = failure(r, ATTEST_EINVAL, -1, -1,
+                         "a transcript is checked by replaying its draw: give the replay options "
+                         "(data and checkpoint directories)");
+            goto done;
+        }
+        rc = attest_transcript_parse(opts->transcript, &transcript, &t_nonce, &t_len, &segments,
+                                     why2, sizeof why2);
+        if (rc) {
+            rc = failure(r, rc, -1, -1, "%s", why2);
+            goto done;
+        }
+        ro3 = *ro;
+        ro3.nonce = t_nonce;
+        ro3.nonce_len = t_len;
+        ro3.segments = segments;
+        ro = &ro3;
+    }
     replay_log keep = {0};
-    rc = walk(r, fd, (uint64_t)st.st_size, key, opts, ro ? &keep : NULL);
+    rc = walk(r, fd, (uint64_t)st.st_size, key, opts, ro ? &keep : NULL, transcript);
     if (!rc && ro) {
         char reason[1024];
         rc = attest_replay_verify(r->obj, &keep, ro, reason, sizeof reason);
-        if (rc) rc = failure(r, rc, -1, -1, "replay: %s", reason);
+        if (rc && rc != ATTEST_EPARTIAL) rc = failure(r, rc, -1, -1, "replay: %s", reason);
     }
+    // The session's own results must be what this replay found (they are the prover's text).
+    if (transcript && json_object_get(r->obj, "live") && (!rc || rc == ATTEST_EVERIFY)) {
+        char why3[800];
+        int trc = attest_transcript_results(transcript, json_object_get(r->obj, "replay"), why3,
+                                            sizeof why3);
+        if (trc) rc = failure(r, trc, -1, -1, "%s", why3);
+        else if (json_object_get(r->obj, "live"))
+            json_object_set_new(json_object_get(r->obj, "live"), "results", json_string("match"));
+    }
+    json_decref(transcript);
+    free(t_nonce);
     replay_log_clear(&keep);
     if (!rc) json_object_set_new(r->obj, "verdict", json_string("verified"));
+    if (rc == ATTEST_EPARTIAL) json_object_set_new(r->obj, "verdict", json_string("partial"));
 done:
     close(fd);
     return rc;
@@ -380,6 +432,9 @@ static void replay_text(const json_t *rp, char **buf, size_t *len)
         if (strcmp(res, "passed") == 0)
             add(buf, len, "init      passed: the first checkpoint is what the committed seed "
                           "gives\n");
+        else if (strcmp(res, "not checked") == 0)
+            add(buf, len, "init      not checked: %s\n",
+                json_string_value(json_object_get(init, "reason")));
         else
             add(buf, len, "init      %s: %s\n", strcmp(res, "failed") == 0 ? "FAILED" : "ERROR",
                 json_string_value(json_object_get(init, "reason")));
@@ -403,15 +458,19 @@ static void replay_text(const json_t *rp, char **buf, size_t *len)
             snprintf(why + n, sizeof why - n, "%s%s", k ? "," : "", json_string_value(w));
         }
         const char *res = json_string_value(json_object_get(e, "result"));
-        add(buf, len, "segment   #%-4lld steps %6lld-%-6lld %-22s update %.2e  ",
+        add(buf, len, "segment   #%-4lld steps %6lld-%-6lld %-22s ",
             (long long)json_integer_value(json_object_get(e, "segment")),
             (long long)json_integer_value(json_object_get(e, "from_step")) + 1,
-            (long long)json_integer_value(json_object_get(e, "to_step")), why,
+            (long long)json_integer_value(json_object_get(e, "to_step")), why);
+        if (json_object_get(e, "relative_update"))
+            add(buf, len, "update %.2e  ",
             json_number_value(json_object_get(e, "relative_update")));
         if (json_object_get(e, "max_error"))
             add(buf, len, "error %.2e  ", json_number_value(json_object_get(e, "max_error")));
         if (res && strcmp(res, "passed") == 0)
             add(buf, len, "passed  %.1f s\n", json_number_value(json_object_get(e, "seconds")));
+        else if (res && strcmp(res, "not checked") == 0)
+            add(buf, len, "not checked: %s\n", json_string_value(json_object_get(e, "reason")));
         else
             add(buf, len, "%s: %s\n", res && strcmp(res, "failed") == 0 ? "FAILED" : "ERROR",
                 json_string_value(json_object_get(e, "reason")));
@@ -468,9 +527,33 @@ int attest_report_text(const attest_report *r, char **out)
         add(&buf, &len, "unsealed  %lld record(s) after the last seal are not signed yet\n",
             (long long)num(r, "unsealed"));
     replay_text(json_object_get(r->obj, "replay"), &buf, &len);
+    const json_t *live = json_object_get(r->obj, "live");
+    if (live) {
+        const json_t *after = json_object_get(live, "quote_after_last_seal_seconds");
+        add(&buf, &len, "live      session of %s: nonce %s, TPM quote of tree size %lld",
+            json_string_value(json_object_get(live, "time")) ? json_string_value(json_object_get(live, "time")) : "?",
+            json_string_value(json_object_get(live, "nonce")),
+            (long long)json_integer_value(json_object_get(live, "size")));
+        if (json_is_number(after))
+            add(&buf, &len, ", %.1f s (TPM clock) after the last seal", json_number_value(after));
+        add(&buf, &len, "%s\n", json_object_get(live, "results")
+                                    ? "; its results match this replay"
+                                    : "");
+    }
     const json_t *f = json_object_get(r->obj, "failure");
     const char *verdict = json_string_value(json_object_get(r->obj, "verdict"));
-    if (attest_report_passed(r))
+    const json_t *nc = json_object_get(r->obj, "not_checked");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(nc, i, e)
+        add(&buf, &len, "not checked %s: %s\n", json_string_value(json_object_get(e, "what")),
+            json_string_value(json_object_get(e, "why")));
+    if (strcmp(verdict, "partial") == 0)
+        add(&buf, &len,
+            "PARTIAL: what was checked passed, but %zu part(s) of what was asked were "
+            "not checked (above)\n",
+            json_array_size(nc));
+    else if (attest_report_passed(r))
         add(&buf, &len,
             "checks    frames and checksums, record schema and order, run key, seal signatures, "
             "seal roots%s: all passed\nVERIFIED\n",

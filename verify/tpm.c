@@ -26,6 +26,7 @@
 #include "attest/error.h"
 #include "format/text.h"
 #include "attest/tpm.h"
+#include "format/live.h"
 #include "verify/tpm.h"
 
 #define NAME_LEN 34  /* 0x000b || SHA-256 */
@@ -53,6 +54,7 @@ struct attest_tpm_verifier {
     json_t *notes;
     uint64_t notes_dropped;
     json_t *points; /* per anchored seal: [record, attested s, claimed s or null] */
+    int live;       /* checking a live quote (messages) */
 };
 
 /* The state a seal moves forward; committed only when the whole seal checks. */
@@ -438,10 +440,11 @@ static int check_cert(attest_tpm_verifier *v, uint64_t index, const char *which,
                                 index, which);
     if (a->extraData.size != 32 || memcmp(a->extraData.buffer, digest, 32) != 0)
         return attest_text_fail(err, errsz, ATTEST_EVERIFY,
-                                "seal %" PRIu64
-                                ": tpm.%s: qualifying data is not SHA-256 of this seal's "
-                                "checkpoint (evidence of another seal, or the note changed)",
-                                index, which);
+                                "seal %" PRIu64 ": tpm.%s: qualifying data is not %s", index, which,
+                                v->live ? "the digest of this nonce and this log head (a quote "
+                                          "made for another nonce or another head)"
+                                        : "SHA-256 of this seal's checkpoint (evidence of "
+                                          "another seal, or the note changed)");
     const TPMS_NV_CERTIFY_INFO *nv = &a->attested.nv;
     if (nv->indexName.size != NAME_LEN || memcmp(nv->indexName.name, name, NAME_LEN) != 0)
         return attest_text_fail(err, errsz, ATTEST_EVERIFY,
@@ -650,6 +653,52 @@ int attest_tpm_verifier_report(attest_tpm_verifier *v, json_t *report, char *lin
                      v->anchored, v->anchored + v->unanchored, v->counter_first, v->counter_last,
                      v->epochs, v->epochs == 1 ? "" : "s", (double)v->attested_ms / 1000.0, claim);
         }
+    }
+    return 0;
+}
+
+int attest_tpm_verifier_live(attest_tpm_verifier *v, uint64_t size, const char *note_text,
+                             const uint8_t *nonce, size_t nonce_len, const json_t *tpm,
+                             double *after_s, char *err, size_t errsz)
+{
+    uint8_t digest[32];
+    TPMS_ATTEST ea, ca;
+    int rc;
+    if (!v->have_key || v->anchored == 0)
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "the log has no TPM-anchored seal: a live quote proves nothing");
+    if ((rc = attest_live_digest(nonce, nonce_len, note_text, digest)) != 0) return rc;
+    v->live = 1;
+    rc = check_cert(v, size, "extend", json_object_get(tpm, "extend"), digest, v->extend_name, 32,
+                    &ea, err, errsz);
+    if (!rc)
+        rc = check_cert(v, size, "counter", json_object_get(tpm, "counter"), digest,
+                        v->counter_name, 8, &ca, err, errsz);
+    v->live = 0;
+    if (rc) return rc;
+    // The chain certified now must be the one the anchored seals give: no seal after this head.
+    if (memcmp(ea.attested.nv.nvContents.buffer, v->chain, 32) != 0)
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "the TPM's extend index holds another chain than the log's "
+                                "anchored seals give: the run sealed more since (or the quote "
+                                "is of another head)");
+    uint64_t counter = 0;
+    for (int i = 0; i < 8; i++)
+        counter = counter << 8 | ca.attested.nv.nvContents.buffer[i];
+    if (counter != v->counter_last)
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "the TPM's counter is %" PRIu64
+                                ", the last anchored seal left %" PRIu64,
+                                counter, v->counter_last);
+    const TPMS_CLOCK_INFO *c = &ea.clockInfo;
+    *after_s = -1;
+    if (c->resetCount == v->reset && c->restartCount == v->restart) {
+        if (c->clock < v->clock)
+            return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                    "the quote's TPM clock is before the last seal's (%" PRIu64
+                                    " ms < %" PRIu64 " ms): TPM state restored?",
+                                    (uint64_t)c->clock, v->clock);
+        *after_s = (double)(c->clock - v->clock) / 1000.0;
     }
     return 0;
 }

@@ -69,4 +69,17 @@ attest_tpm_verifier_seal(attest_tpm_verifier *v, uint64_t index, const char *not
  */
 int attest_tpm_verifier_report(attest_tpm_verifier *v, json_t *report, char *line, size_t linesz);
 
+/*
+ * A live session's quote (attest_live_quote, include/attest/anchor.h), after
+ * every seal of the log went through attest_tpm_verifier_seal: both
+ * certifications by the pinned AK, qualifying data from this nonce and the
+ * note of the log head of tree size `size`, and contents equal to the chain
+ * and counter the anchored seals left (so no seal came after). *after_s: TPM
+ * seconds between the last seal and the quote (-1 when the TPM rebooted in
+ * between). Returns 0, ATTEST_EVERIFY (err says what), ATTEST_ENOMEM.
+ */
+int attest_tpm_verifier_live(attest_tpm_verifier *v, uint64_t size, const char *note_text,
+                             const uint8_t *nonce, size_t nonce_len, const json_t *tpm,
+                             double *after_s, char *err, size_t errsz);
+
 #endif

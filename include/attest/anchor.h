@@ -16,6 +16,7 @@
 #define ATTEST_ANCHOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "attest/common.h"
 #include "attest/note.h"
@@ -36,6 +37,23 @@ extern "C" {
 ATTEST_API int attest_tpm_enroll(const char *tcti, const char *const *ca_files, size_t n_ca,
                                  const attest_signer *auditor, char **enrollment, char *err,
                                  size_t errsz);
+
+/*
+ * Live verification, the training host's half: a fresh quote of the run
+ * whose log is at log_path. The TPM named by tcti (NULL: $ATTEST_TCTI)
+ * certifies the run's two NV indexes as they are (nothing is written), with
+ * qualifying data SHA-256("attest-live-v1\n" || u64be(nonce_len) || nonce ||
+ * the latest seal's signed note). *quote_json receives a malloc'd JSON
+ * object {"size": tree size of that seal, "checkpoint": its note, "nonce":
+ * hex, "tpm": {"extend": {"attest", "signature"}, "counter": {...}}} that
+ * `attest verify --transcript` checks: the chain it certifies must be the
+ * one the log's anchored seals give, so the quote is younger than the nonce
+ * and no seal came after the head it names. Returns 0, ATTEST_EINVAL (no
+ * nonce), ATTEST_ENOTFOUND (no seal, or no tpm record), a log error, a TPM
+ * error (ATTEST_EIO), ATTEST_ENOMEM; err says why.
+ */
+ATTEST_API int attest_live_quote(const char *log_path, const char *tcti, const uint8_t *nonce,
+                                 size_t nonce_len, char **quote_json, char *err, size_t errsz);
 
 #ifdef __cplusplus
 }

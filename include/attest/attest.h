@@ -15,5 +15,6 @@
 #include "attest/digest.h"
 #include "attest/verify.h"
 #include "attest/anchor.h"
+#include "attest/export.h"
 
 #endif

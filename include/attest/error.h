@@ -27,7 +27,9 @@ enum attest_error {
     ATTEST_ENOTFOUND = -8, /* no such record, seal, file or key */
     ATTEST_EEXIST = -9,    /* the file to be created already exists */
     ATTEST_EVERSION = -10, /* a format version this build does not read */
-    ATTEST_ECRYPTO = -11   /* the crypto library failed to initialise */
+    ATTEST_ECRYPTO = -11,  /* the crypto library failed to initialise */
+    ATTEST_EPARTIAL = -12  /* what was checked passed, but inputs left out by construction
+                              (a bundle without checkpoints) kept part of the check from running */
 };
 
 /*

@@ -44,21 +44,40 @@ typedef struct attest_replay_options {
     /* Progress lines ("segment 3/7: steps 301-400 ...") as the work goes; may be NULL. */
     void (*progress)(void *ctx, const char *line);
     void *progress_ctx;
+    /*
+     * Version 3: files left out on purpose (a bundle packed without them,
+     * format/BUNDLE.md [BUNDLE-10]), each with the reason to report, e.g.
+     * "the bundle holds no checkpoints". When set, a shard (checkpoint)
+     * file that does not exist under data_dir (checkpoint_dir) is not an
+     * error: it and every check that needs it are reported as not checked,
+     * and the result is ATTEST_EPARTIAL if everything else passed. NULL: a
+     * missing file is an error ("could not check"), as in versions 1 and 2.
+     */
+    const char *data_absent;
+    const char *checkpoints_absent;
 } attest_replay_options;
 
 /* What the auditor brings besides the run key. Start from ATTEST_VERIFY_OPTIONS_INIT. */
 typedef struct attest_verify_options {
-    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION (1 or 2) */
+    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION (1 to 4) */
     const char *const *tpm_ca_files;   /* PEM files of the TPM vendors' CA certificates */
     size_t n_tpm_ca_files;             /* when > 0, the EK certificate must chain to them */
     const attest_verifier *enroll_key; /* when set, the AK must be enrolled by this key */
     const attest_replay_options *replay; /* version 2: replay segments when not NULL */
+    /*
+     * Version 4: the text of a live session's transcript (attest live). Its
+     * TPM quote must be of the log's latest seal, by the run's TPM, for its
+     * nonce, with no seal after; then the segments its nonce draws are
+     * replayed with `replay`'s files and must give the transcript's
+     * results. The transcript's nonce and segment count replace replay's.
+     */
+    const char *transcript;
 } attest_verify_options;
 
-#define ATTEST_VERIFY_OPTIONS_VERSION 2
+#define ATTEST_VERIFY_OPTIONS_VERSION 4
 #define ATTEST_VERIFY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL, NULL                                         \
+        ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL                                   \
     }
 
 /*
@@ -68,6 +87,10 @@ typedef struct attest_verify_options {
  * ATTEST_EVERIFY when the log is wrong (the report names the first
  * failure: record index, offset, reason), or another code when it could
  * not be checked (missing file, I/O error, not a log, unknown version).
+ * With replay options of version 3 that declare files absent, it may also
+ * return ATTEST_EPARTIAL: nothing failed, but part of what was asked was
+ * not checked (the report's verdict is "partial" and its "not_checked"
+ * list says what and why). ATTEST_EVERIFY wins over ATTEST_EPARTIAL.
  */
 ATTEST_API ATTEST_CHECK_RESULT int attest_verify_log(attest_report **out, const char *path,
                                                      const attest_verifier *key);
@@ -86,6 +109,12 @@ ATTEST_API int attest_report_passed(const attest_report *r);
 
 /* The report as one JSON object (malloc'd; free with free()). */
 ATTEST_API int attest_report_json(const attest_report *r, char **out);
+
+/*
+ * The report as one self-contained HTML page (no network: inline CSS and SVG
+ * plots), malloc'd; free with free().
+ */
+ATTEST_API int attest_report_html(const attest_report *r, char **out);
 
 /* The report as text for people (malloc'd; free with free()). */
 ATTEST_API int attest_report_text(const attest_report *r, char **out);
