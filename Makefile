@@ -50,7 +50,7 @@ PC          := $(BUILD)/attest.pc
 .PHONY: all deps check tests sanitize fuzz bench demo install uninstall clean format vectors
 .DEFAULT_GOAL := all
 
-all: $(STATIC) $(SHLIB) $(BUILD)/libattest.so $(CLI) $(PC)
+all: $(STATIC) $(SHLIB) $(BUILD)/libattest.so $(CLI) $(PC) $(BUILD)/train_gpt
 
 deps:
 	@scripts/install-deps
