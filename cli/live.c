@@ -23,13 +23,14 @@
 static const char usage[] =
     "usage: attest live LOG --pub RUN.pub [--nonce HEX | --nonce-file FILE] -o TRANSCRIPT\n"
     "                   [--tcti TCTI] [--replay N] [--threads T] [--data DIR]\n"
-    "                   [--checkpoints DIR] [--html FILE] [--quiet]\n"
+    "                   [--checkpoints DIR] [--html FILE] [--progress|--quiet]\n"
     "\n"
     "A live session on the training host. The auditor's nonce (hex; asked for on\n"
     "the terminal when neither --nonce nor --nonce-file is given) is bound at once\n"
     "to a fresh TPM quote of the latest seal (--tcti, default $ATTEST_TCTI). Then\n"
     "LOG is verified and the segments the nonce draws are replayed here (--replay\n"
-    "N, default 3; see attest help replay), with progress on the terminal and in\n"
+    "N, default 3; see attest help replay), with progress on the terminal (not on\n"
+    "a pipe unless --progress) and in\n"
     "--html FILE, a page that refreshes itself until the final report replaces\n"
     "it. TRANSCRIPT (nonce, quote, selection, results) is for auditors:\n"
     "  attest verify LOG --pub RUN.pub --transcript TRANSCRIPT\n"
@@ -37,7 +38,7 @@ static const char usage[] =
 
 typedef struct session {
     const char *html;
-    int quiet;
+    int quiet, force;
     char *lines;
     size_t len;
 } session;
@@ -73,7 +74,7 @@ static void progress(void *ctx, const char *line)
 {
     session *s = ctx;
     int tty = isatty(2);
-    if (!s->quiet) fprintf(stderr, "%s%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
+    if (!s->quiet && (s->force || tty)) fprintf(stderr, "%s%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
     if (!s->html) return;
     size_t n = strlen(line);
     char *nl = realloc(s->lines, s->len + n + 2);
@@ -116,7 +117,7 @@ int cmd_live(int argc, char **argv)
     const char *path = NULL, *pub = NULL, *nonce_hex = NULL, *nonce_file = NULL, *out = NULL,
                *tcti = NULL, *html = NULL;
     attest_replay_options ro = {0};
-    int quiet = 0;
+    int quiet = 0, force = 0;
     ro.segments = 3;
     uint64_t v;
     if (cli_wants_help(argc, argv)) {
@@ -133,6 +134,7 @@ int cmd_live(int argc, char **argv)
         else if (strcmp(a, "--tcti") == 0 && more) tcti = argv[++i];
         else if (strcmp(a, "--html") == 0 && more) html = argv[++i];
         else if (strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (strcmp(a, "--progress") == 0) force = 1;
         else if (strcmp(a, "--data") == 0 && more) ro.data_dir = argv[++i];
         else if (strcmp(a, "--checkpoints") == 0 && more) ro.checkpoint_dir = argv[++i];
         else if (strcmp(a, "--replay") == 0 && more) {
@@ -156,7 +158,7 @@ int cmd_live(int argc, char **argv)
     size_t nonce_len = 0;
     int rc = read_nonce(nonce_hex, nonce_file, &nonce, &nonce_len);
     if (rc) return rc;
-    session s = {html, quiet, NULL, 0};
+    session s = {html, quiet, force, NULL, 0};
     char err[600], *quote = NULL;
     progress(&s, "nonce received; taking a TPM quote of the log head");
     if ((rc = attest_live_quote(path, tcti, nonce, nonce_len, &quote, err, sizeof err)) != 0) {

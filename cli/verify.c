@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -29,7 +30,7 @@ static const char usage[] =
     "                     [--enrollment-key AUDITOR.pub]\n"
     "                     [--replay N|all [--nonce HEX] [--data DIR] [--checkpoints DIR]\n"
     "                      [--threads T] [--external-replay [--code DIR]\n"
-    "                      [--replay-timeout SECONDS]] [--quiet]]\n"
+    "                      [--replay-timeout SECONDS]] [--progress|--quiet]]\n"
     "                     [--transcript FILE]\n"
     "\n"
     "Checks LOG from its first byte to its last without trusting any cache:\n"
@@ -55,7 +56,8 @@ static const char usage[] =
     "result never depends on it). A run that names its own replay command is\n"
     "replayed only with --external-replay (the command is the prover's code;\n"
     "--code DIR is that code for {code}; --replay-timeout per call, default\n"
-    "600). Progress goes to stderr unless --quiet.\n"
+    "600). Progress goes to stderr when it is a terminal (--progress: always;\n"
+    "--quiet: never).\n"
     "\n"
     "--transcript FILE checks a live session (attest live): its TPM quote must\n"
     "be of the log's latest seal, by the run's TPM, for the nonce it names,\n"
@@ -183,7 +185,7 @@ int cmd_verify(int argc, char **argv)
     char *transcript = NULL;
     const char *cas[16];
     size_t n_cas = 0;
-    int json = 0, quiet = 0, replay = 0, exit_code = EXIT_USAGE;
+    int json = 0, quiet = 0, force_progress = 0, replay = 0, exit_code = EXIT_USAGE;
     attest_replay_options ro = {0};
     const char *nonce = NULL;
     char *data_dir = NULL, *ckpt_dir = NULL, *owned[3 + 16] = {NULL};
@@ -231,6 +233,8 @@ int cmd_verify(int argc, char **argv)
             ro.timeout_s = (unsigned)v;
         } else if (strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
+        else if (strcmp(argv[i], "--progress") == 0)
+            force_progress = 1;
         else if (strcmp(argv[i], "--transcript") == 0 && i + 1 < argc)
             transcript_path = argv[++i];
         else if (argv[i][0] == '-')
@@ -310,7 +314,8 @@ int cmd_verify(int argc, char **argv)
         if (!ro.data_dir && !(ro.data_dir = data_dir = beside(path, "data"))) goto nomem;
         if (!ro.checkpoint_dir && !(ro.checkpoint_dir = ckpt_dir = beside(path, "checkpoints")))
             goto nomem;
-        if (!quiet) ro.progress = progress;
+        // Progress is for people: on a terminal, or when asked for (--progress).
+        if (!quiet && (force_progress || isatty(2))) ro.progress = progress;
     }
     if (attest_verifier_load(&key, pub, err, sizeof err) != 0) {
         cli_error("%s: %s", fb.key ? "the bundle's run.pub" : pub, err);

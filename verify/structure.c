@@ -286,7 +286,8 @@ int attest_verify_log_ex(attest_report **out, const char *path, const attest_ver
     int rc, fd = -1;
     *out = r;
     if (!r) return ATTEST_ENOMEM;
-    r->obj = json_pack("{s:s, s:s, s:n}", "log", path, "verdict", "error", "failure");
+    r->obj = json_pack("{s:s, s:s, s:s, s:n}", "schema", "attest-report/v1", "log", path,
+                       "verdict", "error", "failure");
     if (!r->obj) {
         free(r);
         *out = NULL;

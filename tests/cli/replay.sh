@@ -43,6 +43,8 @@ done
 expect "the log verifies without replay" 0 "$ATTEST" verify "$T/honest/run.log" --pub "$T/honest/run.pub"
 
 expect "an honest run verifies with replay of every segment" 0 verify_replay "$T/honest"
+assert "no progress on a pipe" test ! -s "$T/err"
+expect "--progress shows it anyway" 0 verify_replay "$T/honest" --progress
 cp "$T/err" "$T/progress"
 assert "progress goes to stderr" grep -q "^attest verify: segment 3/3" "$T/progress"
 assert "the report says VERIFIED" grep -q "^VERIFIED" "$T/out"
@@ -52,8 +54,8 @@ assert "the report gives the detection probability (3 random segments)" \
     grep -q "^detection .* 1%: 3.0%; 5%: 14.3%; 10%: 27.1%; 25%: 57.8%" "$T/out"
 assert "the report names the reasons of the choice" grep -Eq "^segment +#0 .*first" "$T/out"
 expect "replay on 2 threads gives the same bits" 0 verify_replay "$T/honest" --threads 2
-expect "replay on 3 threads gives the same bits" 0 verify_replay "$T/honest" --threads 3 --quiet
-assert "--quiet prints no progress" test ! -s "$T/err"
+expect "replay on 3 threads gives the same bits" 0 verify_replay "$T/honest" --threads 3 --quiet --progress
+assert "--quiet prints no progress, even with --progress" test ! -s "$T/err"
 
 expect "train_gpt trains the same run on 2 threads" 0 \
     "$TRAIN" --out "$T/honest2" "${SMALL[@]}" --threads 2
