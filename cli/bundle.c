@@ -151,6 +151,31 @@ static int run(char *const argv[])
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+int cli_bundle_code(const char *dir, attest_bundle *b, char **code_dir)
+{
+    *code_dir = NULL;
+    for (size_t i = 0; i < attest_bundle_count(b); i++) {
+        const attest_bundle_member *m = attest_bundle_get(b, i);
+        if (strcmp(m->role, "code") != 0) continue;
+        char *src = NULL, *dst = NULL;
+        if (asprintf(&src, "%s/%s", dir, m->name) < 0) return EXIT_USAGE;
+        if (asprintf(&dst, "%s/code-tree", dir) < 0) {
+            free(src);
+            return EXIT_USAGE;
+        }
+        char *clone[] = {"git", "clone", "-q", src, dst, NULL};
+        int rc = run(clone);
+        free(src);
+        if (rc != 0) {
+            free(dst);
+            return cli_error("the bundle's code member %s does not clone with git", m->name);
+        }
+        *code_dir = dst;
+        return 0;
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------------------- create */
 
 typedef struct runfiles {

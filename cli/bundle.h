@@ -24,6 +24,13 @@ void cli_progress(void *ctx, uint64_t done, uint64_t total, const char *name);
  */
 int cli_bundle_unpack(const char *path, int show_progress, char **dir, attest_bundle **b);
 
+/*
+ * The code commit of an unpacked bundle (a git bundle member), checked out
+ * into dir/code-tree with git; *code_dir is that path (malloc'd), or NULL
+ * when the bundle holds no code. Returns 0, or EXIT_USAGE with a message.
+ */
+int cli_bundle_code(const char *dir, attest_bundle *b, char **code_dir);
+
 /* Removes a directory tree this process made (no symbolic links followed). */
 void cli_rmtree(const char *dir);
 

@@ -188,7 +188,7 @@ int cmd_verify(int argc, char **argv)
     int json = 0, quiet = 0, force_progress = 0, replay = 0, exit_code = EXIT_USAGE;
     attest_replay_options ro = {0};
     const char *nonce = NULL;
-    char *data_dir = NULL, *ckpt_dir = NULL, *owned[3 + 16] = {NULL};
+    char *data_dir = NULL, *ckpt_dir = NULL, *code_dir = NULL, *owned[3 + 16] = {NULL};
     char data_why[128], ckpt_why[128];
     from_bundle fb = {0};
     uint64_t v;
@@ -305,6 +305,11 @@ int cmd_verify(int argc, char **argv)
                 ro.checkpoints_absent = ckpt_why;
             }
             if (!ro.data_dir || !ro.checkpoint_dir) goto nomem;
+            // The prover's code for an external replay: the commit the bundle carries.
+            if (ro.allow_command && !ro.code_dir) {
+                if (cli_bundle_code(fb.dir, fb.b, &code_dir) != 0) goto done;
+                ro.code_dir = code_dir;
+            }
             // A bundle made without them has no such directories; the verifier still needs one.
             mkdir(ro.data_dir, 0700);
             mkdir(ro.checkpoint_dir, 0700);
@@ -364,6 +369,7 @@ done:
     free(transcript);
     free(data_dir);
     free(ckpt_dir);
+    free(code_dir);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     if (fb.dir) cli_rmtree(fb.dir);
     free(fb.dir);

@@ -58,3 +58,11 @@ for kind in swap-weights other-data edit-loss; do
         --data "$T/$kind/data" --checkpoints "$T/$kind/checkpoints"
     assert "  ... naming the step or tensor" grep -Eq "$why" "$T/out"
 done
+
+# From a bundle alone: the prover's code comes from the bundle's git bundle of the logged commit.
+expect "a bundle of the PyTorch run with data, checkpoints and code" 0 \
+    "$ATTEST" bundle create "$T/honest/run.log" -o "$T/honest.attest" --with-data \
+    --with-checkpoints all --with-code "$HERE/../.."
+expect "it verifies with external replay from the bundle alone (code from the bundle)" 0 \
+    "$ATTEST" verify "$T/honest.attest" --replay all --external-replay --quiet
+assert "  ... every segment passed" test "$(grep -c '^segment .*passed' "$T/out")" -eq 3
