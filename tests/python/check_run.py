@@ -24,16 +24,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "pytorch")
 
-failures = 0
-
-
-def ok(name, cond, detail=""):
-    global failures
-    print(("ok - " if cond else "not ok - ") + name)
-    if not cond:
-        failures += 1
-        for line in str(detail).splitlines()[:6]:
-            print("#   " + line)
+from tap import failures, ok  # noqa: E402  (tests/python is the script's directory)
 
 
 def sha256_file(path):
@@ -156,8 +147,8 @@ def main():
        types[-3:])
 
     replay(recs, config, shards, d, steps, cks)
-    print("# %d failure(s)" % failures)
-    return 1 if failures else 0
+    print("# %d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 def replay(recs, config, shards, d, steps, cks):

@@ -27,17 +27,7 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://attest.dev/training-run/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
-failures = 0
-
-
-def ok(name, cond, detail=""):
-    global failures
-    print(("ok - " if cond else "not ok - ") + name)
-    if not cond:
-        failures += 1
-        for line in str(detail).splitlines()[:6]:
-            print("#   " + line)
-    return cond
+from tap import failures, ok  # noqa: E402  (tests/python is the script's directory)
 
 
 def pae(payload_type, body):
@@ -149,7 +139,7 @@ def main():
         got = {d["name"]: d["sha256"] for d in pred.get("data", [])}
         ok("the predicate's shard digests are what sha256sum prints for the data files",
            got == want and len(want) > 0, "predicate %s\nsha256sum %s" % (got, want))
-    return 1 if failures else 0
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

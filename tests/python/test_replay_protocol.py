@@ -30,16 +30,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
-failures = 0
-
-
-def ok(name, cond, detail=""):
-    global failures
-    print(("ok - " if cond else "not ok - ") + name)
-    if not cond:
-        failures += 1
-        for line in str(detail).splitlines()[:8]:
-            print("#   " + line)
+from tap import failures, ok  # noqa: E402  (tests/python is the script's directory)
 
 
 def note(text):
@@ -299,8 +290,8 @@ def main():
     for spec in args.forged:
         kind, at, d = spec.split(":", 2)
         forged(Run(args.attest, d), kind, int(at), tmp)
-    print("# %d failure(s)" % failures)
-    return 1 if failures else 0
+    print("# %d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":
