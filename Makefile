@@ -1,5 +1,5 @@
 # attest - one Makefile. Targets: all check sanitize fuzz bench demo install
-# uninstall clean. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, BUILD, SHARED.
+# uninstall clean check-gpu bench-gpu gpu-kit. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR, BUILD, SHARED.
 
 VERSION     := 0.1.0
 SOVERSION   := 0
@@ -15,7 +15,7 @@ PKGS        := libsodium jansson libgit2 libzstd libcrypto tss2-esys tss2-mu tss
 # Evaluated when a recipe runs, so that `make check` can install the
 # packages before pkg-config is first asked about them.
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread -lm
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread -lm $(CUDA_LIBS)
 
 WARN        := -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 DEFS        := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -DATTEST_VERSION_STRING=\"$(VERSION)\"
@@ -25,6 +25,23 @@ ALL_CFLAGS   = $(WARN) $(DEFS) -Iinclude -I. -pthread -fPIC -fvisibility=hidden 
 ENGINE_FP    = -ffp-contract=off -fno-fast-math
 ENGINE_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -Iengine -pthread -fPIC -fvisibility=hidden $(CFLAGS) $(ENGINE_FP)
 
+# The CUDA backend (engine/cuda/) is built whenever nvcc is found: on PATH or
+# in /usr/local/cuda. Same rules as the CPU engine: no fused multiply-add,
+# IEEE division and square root, subnormals kept (ENGINE.md [ARITH-1..3]).
+NVCC        ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_ARCH   ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCC_FLAGS   = -O3 -std=c++17 -fmad=false -prec-div=true -prec-sqrt=true -ftz=false $(CUDA_ARCH) \
+               -Werror all-warnings -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror -Iengine
+CUDA_SRC    := $(sort $(wildcard engine/cuda/*.cu))
+ifneq ($(NVCC),)
+CUDA_LIBDIR := $(abspath $(dir $(NVCC))../lib64)
+CUDA_OBJ    := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+CUDA_LIBS   := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lstdc++
+else
+CUDA_OBJ    := $(BUILD)/obj/engine/cuda/none.o
+CUDA_LIBS   :=
+endif
+
 LIB_SRC     := $(sort $(wildcard format/*.c attest/*.c verify/*.c))
 ENGINE_SRC  := $(sort $(wildcard engine/*.c))
 TOOL_SRC    := $(sort $(wildcard tests/tools/*.c))
@@ -33,7 +50,7 @@ UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC    := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
 
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 TOOL_BIN    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -42,12 +59,14 @@ BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_BIN := $(BUILD)/record_minimal $(BUILD)/train_gpt $(BUILD)/tests/forge_gpt
 
 STATIC      := $(BUILD)/libattest.a
+ENGINE_ONLY := $(BUILD)/engine-only
 SHLIB       := $(BUILD)/libattest.so.$(VERSION)
 SONAME      := libattest.so.$(SOVERSION)
 CLI         := $(BUILD)/attest
 PC          := $(BUILD)/attest.pc
 
-.PHONY: all deps check tests sanitize fuzz bench demo install uninstall clean format vectors
+.PHONY: all deps check tests sanitize fuzz bench demo install uninstall clean format vectors \
+        check-gpu bench-gpu gpu-kit engine-gpu
 .DEFAULT_GOAL := all
 
 all: $(STATIC) $(SHLIB) $(BUILD)/libattest.so $(CLI) $(PC) $(BUILD)/train_gpt
@@ -62,6 +81,16 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/attest/*.h format/*.h attest/*.h verify
 
 # The engine depends on libc and pthreads only (it also builds alone on CUDA machines).
 $(BUILD)/obj/engine/%.o: engine/%.c $(wildcard engine/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ENGINE_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/engine/cuda/%.o: engine/cuda/%.cu $(wildcard engine/*.h engine/cuda/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  NVCC    $<"
+	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/engine/cuda/none.o: engine/cuda/none.c $(wildcard engine/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ENGINE_CFLAGS) -c $< -o $@
@@ -86,7 +115,7 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 # The .pc file names PREFIX, so install rewrites it for the PREFIX it installs to.
 PC_LINES = 'prefix=$(1)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
   'Name: attest' 'Description: signed, TPM-anchored Merkle logs of ML training runs' \
-  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' 'Libs.private: -pthread -lm' \
+  'Version: $(VERSION)' 'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lattest' 'Libs.private: -pthread -lm $(CUDA_LIBS)' \
   'Cflags: -I$${includedir}'
 
 $(PC): Makefile
@@ -132,7 +161,69 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(STATIC)
 	@echo "  TOOL    $@"
 	@$(CC) $(ALL_CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
-tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN) $(TOOL_BIN)
+# The CUDA backend against the CPU engine: with the real backend (on a GPU it
+# compares, without one it checks the error), and with the CUDA source run
+# by the CPU emulation of tests/gpu/cuda_emu.h.
+GPU_TESTS   := $(BUILD)/tests/gpu/engine_devices $(if $(NVCC),$(BUILD)/tests/gpu/engine_devices_emu \
+               $(BUILD)/tests/gpu/sumsq_emu $(BUILD)/tests/gpu/sumsq)
+CUDA_KERNEL_OBJ := $(filter-out %/gpt_cuda.o,$(CUDA_OBJ))
+EMU_FLAGS    = -std=c++17 -x c++ -DGPT_CUDA_EMU -include tests/gpu/cuda_emu.h -Wall -Wextra -Werror \
+               -Wno-unknown-pragmas -fPIC -Iengine -Itests/gpu $(CFLAGS) $(ENGINE_FP)
+EMU_OBJ     := $(CUDA_SRC:engine/cuda/%.cu=$(BUILD)/obj/emu/%.o) $(BUILD)/obj/emu/cuda_emu.o
+
+$(BUILD)/obj/emu/%.o: engine/cuda/%.cu tests/gpu/cuda_emu.h $(wildcard engine/*.h engine/cuda/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  EMU     $<"
+	@$(CXX) $(EMU_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/emu/cuda_emu.o: tests/gpu/cuda_emu.cc tests/gpu/cuda_emu.h Makefile
+	@mkdir -p $(dir $@)
+	@$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/gpu/engine_devices: tests/gpu/engine_devices.c tests/harness.h $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(WARN) -D_DEFAULT_SOURCE -Iengine -I. -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
+$(BUILD)/tests/gpu/engine_devices_emu: tests/gpu/engine_devices.c tests/harness.h $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(EMU_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(WARN) -D_DEFAULT_SOURCE -Iengine -I. -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(EMU_OBJ) -lstdc++ -pthread -lm
+
+# The library, the CLI and the trainer with the emulated CUDA backend, for
+# the cross-device tests of make check (tests/cli/device.sh).
+EMU_LIB     := $(BUILD)/tests/gpu/libattest-emu.a
+EMU_BIN     := $(if $(NVCC),$(BUILD)/tests/gpu/attest-emu $(BUILD)/tests/gpu/train_gpt-emu $(BUILD)/tests/gpu/forge_gpt-emu)
+
+$(EMU_LIB): $(filter-out $(CUDA_OBJ),$(LIB_OBJ)) $(EMU_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/gpu/attest-emu: $(CLI_OBJ) $(EMU_LIB)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(EMU_LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/gpu/train_gpt-emu: examples/c/train_gpt.c engine/gpt.h $(EMU_LIB)
+	@echo "  LD      $@"
+	@$(CC) $(WARN) $(DEFS) -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/gpu/forge_gpt-emu: examples/c/train_gpt.c engine/gpt.h $(EMU_LIB)
+	@echo "  LD      $@"
+	@$(CC) $(WARN) $(DEFS) -DTRAIN_GPT_FORGE -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/gpu/sumsq_emu: tests/gpu/sumsq.cc $(EMU_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CXX) $(EMU_FLAGS) -I. -o $@ $< -x none $(filter-out %/gpt_cuda.o,$(EMU_OBJ))
+
+$(BUILD)/tests/gpu/sumsq $(ENGINE_ONLY)/tests/gpu/sumsq: tests/gpu/sumsq.cc $(CUDA_KERNEL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) -I. -I$(abspath $(dir $(NVCC))../include) -o $@ $< \
+	  $(CUDA_KERNEL_OBJ) $(CUDA_LIBS) -pthread
+
+tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN) $(TOOL_BIN) $(GPU_TESTS) $(EMU_BIN)
 
 check:
 	@scripts/install-deps
@@ -161,6 +252,41 @@ fuzz:
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    $(BUILD)/fuzz/$$t-found tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# On a machine with an NVIDIA GPU: the CPU/GPU comparisons on the real device
+# (make check builds and runs everything else, emulating the kernels).
+check-gpu:
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) tests/gpu/run
+
+bench-gpu: all $(BUILD)/bench/engine_gpu
+	@BUILD=$(BUILD) bench/gpu
+
+# The engine alone (libc, pthreads, CUDA): its CPU/GPU test and the GPU
+# benchmark build on any machine with nvcc, without the project's other
+# dependencies: make engine-gpu, then
+#   ENGINE_DEVICES_LARGE=1 $(BUILD)/engine-only/tests/gpu/engine_devices
+#   BUILD=$(BUILD)/engine-only bench/gpu
+ENGINE_LINK  = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ) $(CUDA_LIBS) -pthread -lm
+engine-gpu: $(ENGINE_ONLY)/tests/gpu/engine_devices $(ENGINE_ONLY)/tests/gpu/sumsq \
+            $(ENGINE_ONLY)/bench/engine_gpu
+
+$(ENGINE_ONLY)/tests/gpu/engine_devices: tests/gpu/engine_devices.c tests/harness.h $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(WARN) -D_DEFAULT_SOURCE -Iengine -I. -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(ENGINE_LINK)
+
+$(ENGINE_ONLY)/bench/engine_gpu: bench/engine_gpu.c $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CC) $(WARN) -D_DEFAULT_SOURCE -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(ENGINE_LINK)
+
+# A self-contained copy of the GPU checks and benchmark, with the shared
+# libraries and loader they need, for GPU machines without the Debian
+# packages: copy $(BUILD)/gpu-kit there and run its check-gpu or bench-gpu.
+gpu-kit: tests $(BUILD)/bench/engine_gpu
+	@BUILD=$(BUILD) scripts/gpu-kit
 
 bench: all $(BENCH_BIN)
 	@scripts/install-deps bench

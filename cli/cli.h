@@ -26,6 +26,12 @@ int cli_wants_help(int argc, char **argv);
 /* Parses a decimal uint64 (no sign, no junk); 0 on success. */
 int cli_u64(const char *s, uint64_t *out);
 
+/*
+ * Checks a --device value ("cpu" or "cuda") and, for "cuda", that a GPU can
+ * be used; 0, or prints why not and returns EXIT_USAGE.
+ */
+int cli_device(const char *usage_text, const char *name);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer, or NULL (errno set). */
 char *cli_slurp(const char *path, size_t *len);
 

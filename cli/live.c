@@ -22,14 +22,15 @@
 
 static const char usage[] =
     "usage: attest live LOG --pub RUN.pub [--nonce HEX | --nonce-file FILE] -o TRANSCRIPT\n"
-    "                   [--tcti TCTI] [--replay N] [--threads T] [--data DIR]\n"
+    "                   [--tcti TCTI] [--replay N] [--threads T] [--device cpu|cuda]\n"
+    "                   [--data DIR]\n"
     "                   [--checkpoints DIR] [--html FILE] [--progress|--quiet]\n"
     "\n"
     "A live session on the training host. The auditor's nonce (hex; asked for on\n"
     "the terminal when neither --nonce nor --nonce-file is given) is bound at once\n"
     "to a fresh TPM quote of the latest seal (--tcti, default $ATTEST_TCTI). Then\n"
     "LOG is verified and the segments the nonce draws are replayed here (--replay\n"
-    "N, default 3; see attest help replay), with progress on the terminal (not on\n"
+    "N, default 3, on --device cpu or cuda; see attest help replay), with progress on the terminal (not on\n"
     "a pipe unless --progress) and in\n"
     "--html FILE, a page that refreshes itself until the final report replaces\n"
     "it. TRANSCRIPT (nonce, quote, selection, results) is for auditors:\n"
@@ -144,6 +145,10 @@ int cmd_live(int argc, char **argv)
             if (cli_u64(argv[++i], &v) != 0 || v < 1 || v > 256)
                 return cli_usage(usage, "--threads takes a number from 1 to 256");
             ro.threads = (unsigned)v;
+        } else if (strcmp(a, "--device") == 0 && more) {
+            int drc = cli_device(usage, argv[++i]);
+            if (drc) return drc;
+            ro.device = argv[i];
         } else if (a[0] == '-')
             return cli_usage(usage, "unknown option \"%s\"", a);
         else if (!path)

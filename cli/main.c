@@ -10,6 +10,7 @@
 
 #include "attest/verify.h"
 #include "cli/cli.h"
+#include "engine/gpt.h"
 
 static const char usage[] =
     "usage: attest <command> [options]\n"
@@ -57,6 +58,17 @@ int cli_usage(const char *text, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n%s", text);
     return EXIT_USAGE;
+}
+
+int cli_device(const char *usage_text, const char *name)
+{
+    gpt_device d;
+    char why[256];
+    if (gpt_device_parse(name, &d) != 0)
+        return cli_usage(usage_text, "--device takes cpu or cuda, not \"%s\"", name);
+    if (d == GPT_CUDA && gpt_cuda_available(why, sizeof why) != 0)
+        return cli_error("%s", why);
+    return 0;
 }
 
 int cli_wants_help(int argc, char **argv)

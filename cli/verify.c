@@ -29,7 +29,8 @@ static const char usage[] =
     "       attest verify RUN.attest [--pub PREFIX.pub] [options as for LOG]\n"
     "                     [--enrollment-key AUDITOR.pub]\n"
     "                     [--replay N|all [--nonce HEX] [--data DIR] [--checkpoints DIR]\n"
-    "                      [--threads T] [--external-replay [--code DIR]\n"
+    "                      [--threads T] [--device cpu|cuda]\n"
+    "                      [--external-replay [--code DIR]\n"
     "                      [--replay-timeout SECONDS]] [--progress|--quiet]]\n"
     "                     [--transcript FILE]\n"
     "\n"
@@ -53,7 +54,8 @@ static const char usage[] =
     "max(1, ceil(N/2)) with the largest weight updates (`all`: every segment).\n"
     "Runs of "
     "the built-in engine replay bit for bit on --threads T (default 1; the\n"
-    "result never depends on it). A run that names its own replay command is\n"
+    "result never depends on it), or on an NVIDIA GPU with --device cuda (the\n"
+    "same bits, whatever device trained the run). A run that names its own replay command is\n"
     "replayed only with --external-replay (the command is the prover's code;\n"
     "--code DIR is that code for {code}; --replay-timeout per call, default\n"
     "600). Progress goes to stderr when it is a terminal (--progress: always;\n"
@@ -223,6 +225,10 @@ int cmd_verify(int argc, char **argv)
             if (cli_u64(argv[++i], &v) != 0 || v < 1 || v > 256)
                 return cli_usage(usage, "--threads takes a number from 1 to 256");
             ro.threads = (unsigned)v;
+        } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+            int drc = cli_device(usage, argv[++i]);
+            if (drc) return drc;
+            ro.device = argv[i];
         } else if (strcmp(argv[i], "--external-replay") == 0)
             ro.allow_command = 1;
         else if (strcmp(argv[i], "--code") == 0 && i + 1 < argc)
@@ -257,9 +263,9 @@ int cmd_verify(int argc, char **argv)
         replay = 1; // a transcript is checked by replaying its draw
     }
     if (!replay && (nonce || ro.data_dir || ro.checkpoint_dir || ro.threads || ro.allow_command ||
-                    ro.code_dir || ro.timeout_s))
-        return cli_usage(usage, "--nonce, --data, --checkpoints, --threads, --external-replay, "
-                                "--code and --replay-timeout go with --replay");
+                    ro.code_dir || ro.timeout_s || ro.device))
+        return cli_usage(usage, "--nonce, --data, --checkpoints, --threads, --device, "
+                                "--external-replay, --code and --replay-timeout go with --replay");
     if (nonce && hex_nonce(nonce, (uint8_t **)&ro.nonce, &ro.nonce_len) != 0)
         return cli_usage(usage, "--nonce takes 1 to 512 bytes in hex");
 

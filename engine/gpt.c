@@ -11,68 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpt_internal.h"
 #include "gpt_math.h"
 #include "gpt_ops.h"
-#include "gpt_pool.h"
 
 /* Tensors are exposed in host memory and documented as little-endian. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "attest-gpt/1 needs a little-endian host"
 #endif
 
-/* Per-layer parameter tensors, in their order ([PARAM-1]). */
-enum {
-    LN1_W,
-    LN1_B,
-    QKV_W,
-    QKV_B,
-    PROJ_W,
-    PROJ_B,
-    LN2_W,
-    LN2_B,
-    FC_W,
-    FC_B,
-    MPROJ_W,
-    MPROJ_B,
-    PER_LAYER
-};
 static const char *const layer_names[PER_LAYER] = {
     "ln1.w", "ln1.b", "attn.qkv.w", "attn.qkv.b", "attn.proj.w", "attn.proj.b",
     "ln2.w", "ln2.b", "mlp.fc.w",   "mlp.fc.b",   "mlp.proj.w",  "mlp.proj.b",
-};
-#define P_WTE 0
-#define P_WPE 1
-#define P_LAYER(l, k) (2 + (size_t)(l)*PER_LAYER + (k))
-
-#define LN_EPS 1e-5f
-/* Half-width of the uniform initialization: 0.02 sqrt(3), standard deviation 0.02. */
-#define INIT_A 0x1.1bc77ap-5f
-#define DATA_STREAM 0x8000000000000000u
-
-/* Activations of one block, kept for the backward pass. */
-struct layer_acts {
-    float *ln1_y, *ln1_xh, *ln1_rs, *qkv, *prob, *att, *x1;
-    float *ln2_y, *ln2_xh, *ln2_rs, *fc_u, *fc_t, *fc_g;
-};
-
-struct gpt {
-    gpt_config cfg;
-    gpt_pool *pool;
-    size_t n_params, n_tensors;
-    gpt_tensor *tensors;
-    char *names;
-    size_t *offset; /* of each parameter tensor, in floats */
-    size_t total;   /* floats in all parameters */
-    float *param, *grad, *m, *v;
-    uint64_t state[3];
-
-    /* activations and scratch, all in `arena` */
-    float *arena;
-    float **res; /* L + 1 residual streams */
-    struct layer_acts *la;
-    float *lnf_y, *lnf_xh, *lnf_rs, *logits, *row_loss;
-    float *tmp, *wt, *dres, *dtmp, *dqkv, *datt, *scratch;
-    uint8_t *inputs, *targets;
 };
 
 static void set_err(char *err, size_t errsz, const char *msg)
@@ -212,8 +162,7 @@ static float *carve(float *base, size_t *used, size_t n, int *bad)
     return p;
 }
 
-/* Lays the activations out in `base`; returns the floats needed, 0 on overflow. */
-static size_t layout(gpt *g, float *base, unsigned threads)
+size_t gpt_layout(gpt *g, float *base, unsigned threads)
 {
     const gpt_config *c = &g->cfg;
     size_t L = c->layers, C = c->width, T = c->context, B = c->batch, H = c->heads;
@@ -402,38 +351,86 @@ void gpt_init(gpt *g)
     g->state[0] = 0;
     g->state[1] = c->seed;
     g->state[2] = c->data_seed;
+    g->dev_newer = 0;
+    if (g->cu) gpt_cuda_push(g);
+}
+
+int gpt_device_parse(const char *name, gpt_device *d)
+{
+    if (name && strcmp(name, "cpu") == 0)
+        *d = GPT_CPU;
+    else if (name && strcmp(name, "cuda") == 0)
+        *d = GPT_CUDA;
+    else
+        return -1;
+    return 0;
+}
+
+const char *gpt_device_name(gpt_device d)
+{
+    return d == GPT_CUDA ? "cuda" : "cpu";
+}
+
+int gpt_cuda_available(char *err, size_t errsz)
+{
+    gpt_cuda_info info;
+    return gpt_cuda_probe(&info, err, errsz);
+}
+
+int gpt_cuda_describe(gpt_cuda_info *info, char *err, size_t errsz)
+{
+    return gpt_cuda_probe(info, err, errsz);
 }
 
 int gpt_new(gpt **out, const gpt_config *c, unsigned threads, char *err, size_t errsz)
+{
+    return gpt_new_on(out, c, GPT_CPU, threads, err, errsz);
+}
+
+int gpt_new_on(gpt **out, const gpt_config *c, gpt_device d, unsigned threads, char *err,
+               size_t errsz)
 {
     gpt *g = NULL;
 
     *out = NULL;
     if (gpt_config_check(c, err, errsz) != 0) return -1;
+    if (d != GPT_CPU && d != GPT_CUDA) {
+        set_err(err, errsz, "device: must be cpu or cuda");
+        return -1;
+    }
     if (threads < 1 || threads > GPT_MAX_THREADS) {
         set_err(err, errsz, "threads: must be 1..256");
         return -1;
     }
+    if (d == GPT_CUDA) threads = 1;
     g = calloc(1, sizeof *g);
     if (!g) goto nomem;
     g->cfg = *c;
+    g->device = d;
     g->res = calloc((size_t)c->layers + 1, sizeof *g->res);
     g->la = calloc(c->layers, sizeof *g->la);
     if (!g->res || !g->la || make_tensors(g) != 0) goto nomem;
-    size_t n = layout(g, NULL, threads);
+    size_t n = gpt_layout(g, NULL, threads);
     if (n == 0) goto nomem;
-    g->arena = calloc(n, sizeof(float));
     size_t N = (size_t)c->batch * c->context;
     g->inputs = malloc(N);
     g->targets = malloc(N);
-    if (!g->arena || !g->inputs || !g->targets) goto nomem;
-    layout(g, g->arena, threads);
-    if (gpt_pool_new(&g->pool, threads) != 0) {
-        set_err(err, errsz, "threads: could not start the worker threads");
+    if (!g->inputs || !g->targets) goto nomem;
+    if (d == GPT_CPU) {
+        g->arena = calloc(n, sizeof(float));
+        if (!g->arena) goto nomem;
+        gpt_layout(g, g->arena, threads);
+        if (gpt_pool_new(&g->pool, threads) != 0) {
+            set_err(err, errsz, "threads: could not start the worker threads");
+            gpt_free(g);
+            return -1;
+        }
+    }
+    gpt_init(g);
+    if (d == GPT_CUDA && gpt_cuda_open(g, err, errsz) != 0) { /* lays out and pushes */
         gpt_free(g);
         return -1;
     }
-    gpt_init(g);
     *out = g;
     return 0;
 
@@ -446,6 +443,7 @@ nomem:
 void gpt_free(gpt *g)
 {
     if (!g) return;
+    if (g->cu) gpt_cuda_close(g);
     gpt_pool_free(g->pool);
     free(g->arena);
     free(g->inputs);
@@ -462,6 +460,26 @@ void gpt_free(gpt *g)
     free(g);
 }
 
+gpt_device gpt_device_of(const gpt *g)
+{
+    return g->device;
+}
+
+const char *gpt_error(const gpt *g)
+{
+    return g->error[0] ? g->error : NULL;
+}
+
+/* Brings the host copies up to date after device steps (they are logically const). */
+static void host_sync(const gpt *cg)
+{
+    gpt *g = (gpt *)cg;
+    if (g->cu && g->dev_newer && !g->error[0]) {
+        if (gpt_cuda_pull(g) != 0) return;
+        g->dev_newer = 0;
+    }
+}
+
 const gpt_config *gpt_config_of(const gpt *g)
 {
     return &g->cfg;
@@ -474,11 +492,13 @@ size_t gpt_tensor_count(const gpt *g)
 
 const gpt_tensor *gpt_tensor_at(const gpt *g, size_t i)
 {
+    host_sync(g);
     return i < g->n_tensors ? &g->tensors[i] : NULL;
 }
 
 const gpt_tensor *gpt_tensor_find(const gpt *g, const char *name)
 {
+    host_sync(g);
     for (size_t i = 0; i < g->n_tensors; i++)
         if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
     return NULL;
@@ -496,6 +516,11 @@ int gpt_sync_state(gpt *g, char *err, size_t errsz)
         set_err(err, errsz, buf);
         return -1;
     }
+    /* The host copies are the newer ones unless nobody looked at them since the last step. */
+    if (g->cu && !g->dev_newer && gpt_cuda_push(g) != 0) {
+        set_err(err, errsz, g->error);
+        return -1;
+    }
     return 0;
 }
 
@@ -506,6 +531,7 @@ uint64_t gpt_step(const gpt *g)
 
 const float *gpt_grad(const gpt *g, size_t i)
 {
+    host_sync(g);
     return i < g->n_params ? g->grad + g->offset[i] : NULL;
 }
 
@@ -642,6 +668,11 @@ static float forward_backward(gpt *g, const uint8_t *tokens)
 
 float gpt_forward_backward(gpt *g, const uint8_t *tokens)
 {
+    if (g->cu) {
+        float loss = __builtin_nanf("");
+        if (!g->error[0] && gpt_cuda_forward_backward(g, tokens, &loss) == 0) g->dev_newer = 1;
+        return loss;
+    }
     return forward_backward(g, tokens);
 }
 
@@ -688,6 +719,14 @@ void gpt_train_step(gpt *g, const uint8_t *tokens, gpt_step_result *res)
     const gpt_config *c = &g->cfg;
     uint64_t s = g->state[0] + 1;
     float lr = gpt_lr(c, s);
+
+    if (g->cu) {
+        gpt_step_result r = {__builtin_nanf(""), __builtin_nanf(""), lr};
+        if (!g->error[0] && gpt_cuda_train_step(g, tokens, s, lr, &r) == 0) g->dev_newer = 1;
+        g->state[0] = s;
+        if (res) *res = r;
+        return;
+    }
     float loss = forward_backward(g, tokens);
 
     /* [OPT-1] */

@@ -84,12 +84,54 @@ GPT_API int gpt_batch_windows(const gpt_config *c, uint64_t step, const uint64_t
 typedef struct gpt gpt;
 
 /*
+ * Where the engine computes. Both give the same bits (ENGINE.md); the CUDA
+ * backend (engine/cuda/) needs a build with nvcc and an NVIDIA GPU.
+ */
+typedef enum gpt_device { GPT_CPU = 0, GPT_CUDA = 1 } gpt_device;
+
+/* "cpu" or "cuda" -> *d; -1 for anything else. */
+GPT_API int gpt_device_parse(const char *name, gpt_device *d);
+GPT_API const char *gpt_device_name(gpt_device d);
+
+/*
+ * 0 when a CUDA device can run the engine; otherwise -1 and err says why
+ * (built without CUDA, no driver, no GPU). Names the GPU in err on success.
+ */
+GPT_API int gpt_cuda_available(char *err, size_t errsz);
+
+/* The GPU the CUDA backend uses (device 0), for reports and benchmarks. */
+typedef struct gpt_cuda_info {
+    char name[256];
+    unsigned sms;      /* streaming multiprocessors */
+    unsigned mhz;      /* peak SM clock */
+    unsigned fp32_per_sm; /* binary32 lanes per SM (an FMA counts as 2 FLOP) */
+    double mem_gib;
+} gpt_cuda_info;
+/* 0, or -1 with err as gpt_cuda_available gives it. */
+GPT_API int gpt_cuda_describe(gpt_cuda_info *info, char *err, size_t errsz);
+
+/*
  * Allocates a model for c with `threads` worker threads (1..GPT_MAX_THREADS;
  * the results never depend on it). Parameters are initialized from c->seed
  * (gpt_init), the AdamW moments are zero and the step is 0. Returns 0, or -1
  * with err (bad config, no memory, thread creation failed).
  */
 GPT_API int gpt_new(gpt **out, const gpt_config *c, unsigned threads, char *err, size_t errsz);
+
+/*
+ * The same on device d. On GPT_CUDA the activations live in GPU memory and
+ * `threads` is unused; -1 with err when no GPU can be used or it lacks
+ * memory.
+ */
+GPT_API int gpt_new_on(gpt **out, const gpt_config *c, gpt_device d, unsigned threads, char *err,
+                       size_t errsz);
+GPT_API gpt_device gpt_device_of(const gpt *g);
+
+/*
+ * NULL, or what went wrong on the device during the last step (the step's
+ * results are then NaN and the model must not be used further).
+ */
+GPT_API const char *gpt_error(const gpt *g);
 
 /* Stops the workers and frees everything. NULL is a no-op. */
 GPT_API void gpt_free(gpt *g);
@@ -105,8 +147,10 @@ GPT_API void gpt_init(gpt *g);
  * "adam.m.<name>" and "adam.v.<name>" for each parameter, then "state"
  * (U64 [3]: step, seed, data_seed). Data are little-endian, C order; the
  * pointers stay valid until gpt_free, and writing through them (to load a
- * checkpoint) is allowed between steps. After writing "state", call
- * gpt_sync_state.
+ * checkpoint) is allowed between steps. After writing any tensor, call
+ * gpt_sync_state (on a GPU it copies the tensors to the device). On a GPU
+ * the host copies are brought up to date when gpt_tensor_at,
+ * gpt_tensor_find or gpt_grad is called: call them again after a step.
  */
 typedef struct gpt_tensor {
     const char *name;

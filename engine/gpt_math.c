@@ -5,6 +5,7 @@
  * Accurate to a few ulp over the ranges the engine uses; not a libm.
  */
 #include "gpt_math.h"
+#include "gpt_math_fn.h"
 
 #include <string.h>
 
@@ -13,115 +14,19 @@
 #define HAVE_SSE_SQRT 1
 #endif
 
-static uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* [MATH-1] Cody-Waite reduction by ln 2, Taylor polynomial of degree 7. */
-#define EXP_LOG2E 0x1.715476p+0f /* 1.44269502 */
-#define EXP_LN2_HI 0x1.62e4p-1f  /* 0.693145752, 16 significant bits */
-#define EXP_LN2_LO 0x1.7f7d1cp-20f
-#define EXP_C3 0x1.555556p-3f  /* 1/3! */
-#define EXP_C4 0x1.555556p-5f  /* 1/4! */
-#define EXP_C5 0x1.111112p-7f  /* 1/5! */
-#define EXP_C6 0x1.6c16c2p-10f /* 1/6! */
-#define EXP_C7 0x1.a01a02p-13f /* 1/7! */
-
 float gpt_exp(float x)
 {
-    if (x != x) return x;
-    if (x < -87.0f) return 0.0f;
-    if (x > 88.0f) return u2f(0x7f800000u);
-    float t = x * EXP_LOG2E;
-    int32_t k = (int32_t)(t + (t >= 0.0f ? 0.5f : -0.5f)); /* C conversion truncates */
-    float kf = (float)k;
-    float r = (x - kf * EXP_LN2_HI) - kf * EXP_LN2_LO;
-    float p = EXP_C7;
-    p = EXP_C6 + r * p;
-    p = EXP_C5 + r * p;
-    p = EXP_C4 + r * p;
-    p = EXP_C3 + r * p;
-    p = 0.5f + r * p;
-    p = 1.0f + r * p;
-    p = 1.0f + r * p;
-    return p * u2f((uint32_t)(k + 127) << 23);
+    return gpt_exp_fn(x);
 }
-
-/*
- * [MATH-2] Near 0 (|x| < 0.55) an odd polynomial fitted to tanh x / x by
- * least squares; elsewhere 1 - 2/(e^{2|x|} + 1), where tanh >= 0.5 and the
- * subtraction loses nothing.
- */
-#define TANH_C3 -0x1.55554ep-2f
-#define TANH_C5 0x1.110ddp-3f
-#define TANH_C7 -0x1.b94642p-5f
-#define TANH_C9 0x1.5a3eeap-6f
-#define TANH_C11 -0x1.a1218ep-8f
 
 float gpt_tanh(float x)
 {
-    if (x != x) return x;
-    float a = u2f(f2u(x) & 0x7fffffffu);
-    if (a < 0.55f) {
-        float z = x * x;
-        float p = TANH_C11;
-        p = TANH_C9 + z * p;
-        p = TANH_C7 + z * p;
-        p = TANH_C5 + z * p;
-        p = TANH_C3 + z * p;
-        return x + x * (z * p);
-    }
-    float r = 1.0f;
-    if (a < 10.0f) r = 1.0f - 2.0f / (gpt_exp(a + a) + 1.0f);
-    return x < 0.0f ? -r : r;
+    return gpt_tanh_fn(x);
 }
-
-/* [MATH-3] x = 2^e m, m in [sqrt(1/2), sqrt(2)], log m = 2 atanh((m-1)/(m+1)). */
-#define LOG_SQRT2 0x1.6a09e6p+0f
-#define LOG_LN2_HI EXP_LN2_HI
-#define LOG_LN2_LO EXP_LN2_LO
-#define LOG_C3 0x1.555556p-2f /* 1/3 */
-#define LOG_C5 0x1.99999ap-3f /* 1/5 */
-#define LOG_C7 0x1.24924ap-3f /* 1/7 */
-#define LOG_C9 0x1.c71c72p-4f /* 1/9 */
 
 float gpt_log(float x)
 {
-    if (x != x) return x;
-    if (x < 0.0f) return u2f(0x7fc00000u);
-    if (x == 0.0f) return u2f(0xff800000u);
-    uint32_t u = f2u(x);
-    if (u == 0x7f800000u) return x;
-    int32_t e = 0;
-    if (u < 0x00800000u) { /* subnormal: scale by 2^23 */
-        u = f2u(x * 0x1p23f);
-        e = -23;
-    }
-    e += (int32_t)(u >> 23) - 127;
-    float m = u2f((u & 0x007fffffu) | 0x3f800000u);
-    if (m > LOG_SQRT2) {
-        m = m * 0.5f;
-        e += 1;
-    }
-    float s = (m - 1.0f) / (m + 1.0f);
-    float z = s * s;
-    float p = LOG_C9;
-    p = LOG_C7 + z * p;
-    p = LOG_C5 + z * p;
-    p = LOG_C3 + z * p;
-    float lm = (s + s * (z * p)) * 2.0f;
-    float ef = (float)e;
-    return ef * LOG_LN2_HI + (lm + ef * LOG_LN2_LO);
+    return gpt_log_fn(x);
 }
 
 /* [MATH-4] cos x = -sin(x - pi/2), odd Taylor polynomial of degree 23. */
@@ -163,9 +68,9 @@ static uint64_t isqrt64(uint64_t a, int *inexact)
 
 float gpt_sqrt_soft(float x)
 {
-    uint32_t u = f2u(x);
+    uint32_t u = gpt_f2u(x);
     if (x != x || u == 0x7f800000u || x == 0.0f) return x;
-    if (u >> 31) return u2f(0x7fc00000u);
+    if (u >> 31) return gpt_u2f(0x7fc00000u);
     int32_t e = (int32_t)(u >> 23);
     uint64_t m = u & 0x007fffffu;
     if (e == 0) { /* subnormal: normalize */
@@ -200,7 +105,7 @@ float gpt_sqrt_soft(float x)
     }
     /* kept in [2^23, 2^24): value kept * 2^(qexp + shift); the result is always normal. */
     uint32_t bexp = (uint32_t)(qexp + shift + 23 + 127);
-    return u2f((bexp << 23) | ((uint32_t)kept & 0x007fffffu));
+    return gpt_u2f((bexp << 23) | ((uint32_t)kept & 0x007fffffu));
 }
 
 float gpt_sqrt(float x)

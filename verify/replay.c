@@ -386,6 +386,8 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         goto done;
     }
     json_object_set_new(rep, "mode", json_string(be->mode));
+    if (be == &replay_engine)
+        json_object_set_new(rep, "device", json_string(o->device ? o->device : "cpu"));
     if (!l->init.rec) {
         rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
                               "the log has no init record: the initialization cannot be checked");

@@ -133,8 +133,15 @@ static int engine_init(void **out, const replay_ctx *c, char *err, size_t errsz)
     }
     char why[256];
     unsigned threads = c->o->threads ? c->o->threads : 1;
-    if (gpt_new(&s->g, &s->cfg, threads, why, sizeof why) != 0) {
-        rc = attest_text_fail(err, errsz, ATTEST_ENOMEM, "engine: %s", why);
+    gpt_device dev = GPT_CPU;
+    if (c->o->device && gpt_device_parse(c->o->device, &dev) != 0) {
+        rc = attest_text_fail(err, errsz, ATTEST_EINVAL, "device %s: must be cpu or cuda",
+                              c->o->device);
+        goto fail;
+    }
+    if (gpt_new_on(&s->g, &s->cfg, dev, threads, why, sizeof why) != 0) {
+        rc = attest_text_fail(err, errsz, dev == GPT_CUDA ? ATTEST_EINVAL : ATTEST_ENOMEM,
+                              "engine: %s", why);
         goto fail;
     }
     *out = s;
@@ -338,6 +345,9 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
         clock_gettime(CLOCK_MONOTONIC, &t1);
         compute += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         free(bytes);
+        if (gpt_error(s->g))
+            return attest_text_fail(err, errsz, ATTEST_EIO, "step %" PRIu64 ": engine: %s", step,
+                                    gpt_error(s->g));
         if ((rc = same_bits(rec, "lr", res.lr, 1, step, err, errsz)) != 0 ||
             (rc = same_bits(rec, "loss", res.loss, 1, step, err, errsz)) != 0 ||
             (rc = same_bits(rec, "grad_norm", res.grad_norm, 0, step, err, errsz)) != 0)

@@ -314,12 +314,15 @@ int attest_verify_log_ex(attest_report **out, const char *path, const attest_ver
         rc = failure(r, ATTEST_EINVAL, -1, -1, "unknown verify options version %u", opts->version);
         goto done;
     }
-    // Version 1 options end before `replay`; version 2 replay options before `data_absent`.
+    // Version 1 options end before `replay`; version 2 replay options before
+    // `data_absent`, versions 3 and 4 before `device`.
     const attest_replay_options *ro = opts && opts->version >= 2 ? opts->replay : NULL;
     attest_replay_options ro2;
-    if (ro && opts->version == 2) {
+    if (ro && opts->version < 5) {
         memset(&ro2, 0, sizeof ro2);
-        memcpy(&ro2, ro, offsetof(attest_replay_options, data_absent));
+        memcpy(&ro2, ro,
+               opts->version == 2 ? offsetof(attest_replay_options, data_absent)
+                                  : offsetof(attest_replay_options, device));
         ro = &ro2;
     }
     // A transcript (version 4) brings the nonce and the number of segments of its session.

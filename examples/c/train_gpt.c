@@ -7,6 +7,7 @@
  * every K steps, and seals. An auditor re-executes sampled segments:
  *
  *   build/train_gpt --out DIR [--steps N] [--ckpt-every K] [--seed S] [--threads T]
+ *                   [--device cpu|cuda]
  *   attest verify DIR/run.log --pub DIR/run.pub --replay 3 --nonce HEX
  *
  * DIR gets run.log, run.key, run.pub, data/ (the shards) and checkpoints/.
@@ -31,11 +32,13 @@
 
 static const char usage[] =
     "usage: train_gpt --out DIR [--steps N] [--ckpt-every K] [--seal-every K] [--seed S]\n"
-    "                 [--data-seed S] [--threads T] [--batch B] [--code DIR]\n"
+    "                 [--data-seed S] [--threads T] [--device cpu|cuda] [--batch B]\n"
+    "                 [--code DIR]\n"
     "                 [--layers L] [--heads H] [--width C] [--context T] [--warmup W]\n"
     "Trains attest-gpt/1 on " CORPUS " and records the run in DIR/run.log\n"
     "(defaults: the engine's default configuration; checkpoints every 50 steps,\n"
-    "seals every 50 steps, --code . for the git record).\n";
+    "seals every 50 steps, --code . for the git record). --device cuda trains on\n"
+    "an NVIDIA GPU: the same bits as on the CPU.\n";
 
 typedef struct shard {
     char name[256];
@@ -121,7 +124,8 @@ static int add_float(char *buf, size_t sz, size_t *at, const char *name, float v
     return 0;
 }
 
-static char *config_json(const gpt_config *c, uint64_t ckpt_every, unsigned threads)
+static char *config_json(const gpt_config *c, uint64_t ckpt_every, unsigned threads,
+                         gpt_device dev)
 {
     size_t sz = 4096, at = 0;
     char *buf = malloc(sz);
@@ -142,8 +146,8 @@ static char *config_json(const gpt_config *c, uint64_t ckpt_every, unsigned thre
     snprintf(buf + at, sz - at,
              "},\"data\":{\"corpus\":\"%s\",\"layout\":\"bytes\",\"shards\":\"one per corpus "
              "file, by name\",\"order\":\"attest-gpt/1 windows (engine/ENGINE.md)\"},"
-             "\"checkpoint_every\":%" PRIu64 ",\"threads\":%u}",
-             CORPUS, ckpt_every, threads);
+             "\"checkpoint_every\":%" PRIu64 ",\"threads\":%u,\"device\":\"%s\"}",
+             CORPUS, ckpt_every, threads, gpt_device_name(dev));
     return buf;
 }
 
@@ -181,6 +185,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *code = ".";
     uint64_t ckpt_every = 50, seal_every = 50, v;
     unsigned threads = 2;
+    gpt_device dev = GPT_CPU;
     int warmup_set = 0;
 #ifdef TRAIN_GPT_FORGE
     enum forge forge = HONEST;
@@ -202,6 +207,10 @@ int main(int argc, char **argv)
             out = val;
         else if (strcmp(a, "--code") == 0)
             code = val;
+        else if (strcmp(a, "--device") == 0) {
+            if (gpt_device_parse(val, &dev) != 0)
+                return fprintf(stderr, "train_gpt: --device takes cpu or cuda, not \"%s\"\n", val), 2;
+        }
 #ifdef TRAIN_GPT_FORGE
         else if (strcmp(a, "--forge") == 0) {
             char kind[32];
@@ -294,7 +303,7 @@ int main(int argc, char **argv)
         samples[i] = shards[i].len;
     }
 
-    char *config = config_json(&cfg, ckpt_every, threads);
+    char *config = config_json(&cfg, ckpt_every, threads, dev);
     attest_run_options opts = ATTEST_RUN_OPTIONS_INIT;
     opts.replay_json = "{\"engine\":\"" GPT_ENGINE "\"}";
     opts.flags = ATTEST_RUN_NEW;
@@ -316,11 +325,12 @@ int main(int argc, char **argv)
     gpt *other = NULL;                                     // swap-weights: the other run
     gpt_config other_cfg = cfg;
     other_cfg.seed = cfg.seed + 1000;
-    if (forge == SWAP_WEIGHTS && gpt_new(&other, &other_cfg, threads, err, sizeof err) != 0)
+    if (forge == SWAP_WEIGHTS && gpt_new_on(&other, &other_cfg, dev, threads, err, sizeof err) != 0)
         return fail("%s%s", err, "");
 #endif
     gpt *g = NULL;
-    if (gpt_new(&g, &model_cfg, threads, err, sizeof err) != 0) return fail("%s%s", err, "");
+    if (gpt_new_on(&g, &model_cfg, dev, threads, err, sizeof err) != 0)
+        return fail("%s%s", err, "");
     if (save(g, out, 0, path, sizeof path) != 0) return 1;
     attest_run_init(run, cfg.seed, GPT_ENGINE, NULL, 1, cfg.data_seed, path);
     attest_run_checkpoint(run, 0, path, 0);
@@ -362,12 +372,21 @@ int main(int argc, char **argv)
         double ts = now();
         gpt_train_step(g, tokens, &res);
         compute += now() - ts;
+        if (gpt_error(g)) { // what was recorded so far stays; the run ends as failed
+            char m[256];
+            uint64_t nf = 0;
+            fprintf(stderr, "train_gpt: step %" PRIu64 ": %s\n", s, gpt_error(g));
+            attest_run_end(run, "the engine failed");
+            attest_run_close(run, m, sizeof m, &nf);
+            return 2;
+        }
 #ifdef TRAIN_GPT_FORGE
         if (forge == SWAP_WEIGHTS && s == forge_step) { // another run's weights and moments
             for (size_t i = 0; i < gpt_tensor_count(g); i++)
                 if (strcmp(gpt_tensor_at(g, i)->name, "state") != 0)
                     memcpy(gpt_tensor_at(g, i)->data, gpt_tensor_at(other, i)->data,
                            gpt_tensor_at(g, i)->bytes);
+            gpt_sync_state(g, err, sizeof err);
             gpt_free(other);
             other = NULL;
         }

@@ -55,11 +55,17 @@ typedef struct attest_replay_options {
      */
     const char *data_absent;
     const char *checkpoints_absent;
+    /*
+     * Version 5: where the built-in engine replays: NULL or "cpu", or "cuda"
+     * (an NVIDIA GPU; the same bits, engine/ENGINE.md). Asking for "cuda"
+     * where no GPU can be used is an error that says why.
+     */
+    const char *device;
 } attest_replay_options;
 
 /* What the auditor brings besides the run key. Start from ATTEST_VERIFY_OPTIONS_INIT. */
 typedef struct attest_verify_options {
-    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION (1 to 4) */
+    unsigned version;                  /* ATTEST_VERIFY_OPTIONS_VERSION (1 to 5) */
     const char *const *tpm_ca_files;   /* PEM files of the TPM vendors' CA certificates */
     size_t n_tpm_ca_files;             /* when > 0, the EK certificate must chain to them */
     const attest_verifier *enroll_key; /* when set, the AK must be enrolled by this key */
@@ -74,7 +80,7 @@ typedef struct attest_verify_options {
     const char *transcript;
 } attest_verify_options;
 
-#define ATTEST_VERIFY_OPTIONS_VERSION 4
+#define ATTEST_VERIFY_OPTIONS_VERSION 5
 #define ATTEST_VERIFY_OPTIONS_INIT                                                                 \
     {                                                                                              \
         ATTEST_VERIFY_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL                                   \

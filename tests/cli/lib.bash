@@ -35,6 +35,21 @@ expect_err() {
     fi
 }
 
+# expect_failure NAME PATTERN CMD... : exit 1 (checked, and wrong) and PATTERN
+# (grep -E) in the report on stdout.
+expect_failure() {
+    local name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq 1 ] && grep -Eq -- "$pat" "$T/out"; then
+        ok "$name"
+    else
+        nok "$name (exit $rc, expected 1 and /$pat/ in the report)"
+        grep -E 'FAILED|ERROR' "$T/out" | head -3 | sed 's/^/#   /'
+    fi
+}
+
 # assert NAME CMD... : passes when CMD succeeds.
 assert() {
     local name=$1
