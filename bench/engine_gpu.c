@@ -11,7 +11,7 @@
  * Both devices run one untimed warm-up step first. The CPU then times
  * --cpu-steps steps (default 2); the GPU times the same steps, which are
  * compared bit for bit, then --gpu-steps more (default 10) for its figure.
- * Prints one "bench-gpu" line; never asserts a timing.
+ * --cpu-steps 0 times the GPU alone. Never asserts a timing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -104,19 +104,19 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < CORPUS; i++) /* a little structure: words of a 64-letter alphabet */
         text[i] = (uint8_t)(i % 7 == 6 ? ' ' : 'A' + ((i * 2654435761u) >> 26));
     gpt *cpu = NULL, *gpu = NULL;
-    if (gpt_new_on(&cpu, &c, GPT_CPU, threads, err, sizeof err) != 0 ||
+    if ((cpu_steps && gpt_new_on(&cpu, &c, GPT_CPU, threads, err, sizeof err) != 0) ||
         gpt_new_on(&gpu, &c, GPT_CUDA, 1, err, sizeof err) != 0) {
         fprintf(stderr, "engine_gpu: %s\n", err);
         return 2;
     }
-    double t0, cpu_s, gpu_s, fb_s;
-    if (steps(cpu, &c, text, 1, tok) || steps(gpu, &c, text, 1, tok)) return 2;
+    double t0, cpu_s = 0, gpu_s, fb_s;
+    if ((cpu && steps(cpu, &c, text, 1, tok)) || steps(gpu, &c, text, 1, tok)) return 2;
     t0 = now();
-    if (steps(cpu, &c, text, cpu_steps, tok)) return 2;
-    cpu_s = (now() - t0) / (double)cpu_steps;
+    if (cpu && steps(cpu, &c, text, cpu_steps, tok)) return 2;
+    if (cpu) cpu_s = (now() - t0) / (double)cpu_steps;
     if (steps(gpu, &c, text, cpu_steps, tok)) return 2;
     int same = 1;
-    for (size_t i = 0; i < gpt_tensor_count(cpu); i++) {
+    for (size_t i = 0; cpu && i < gpt_tensor_count(cpu); i++) {
         const gpt_tensor *x = gpt_tensor_at(cpu, i), *y = gpt_tensor_at(gpu, i);
         if (memcmp(x->data, y->data, x->bytes) != 0) {
             fprintf(stderr, "engine_gpu: %s differs after %llu steps\n", x->name,
@@ -137,21 +137,26 @@ int main(int argc, char **argv)
     double flop = step_flop(&c);
     double peak = (double)info.sms * info.fp32_per_sm * info.mhz * 1e6 * 2.0;
     size_t params = 0;
-    for (size_t i = 0; i < gpt_tensor_count(cpu); i++)
-        if (gpt_tensor_at(cpu, i)->is_param) params += gpt_tensor_at(cpu, i)->bytes / 4;
+    for (size_t i = 0; i < gpt_tensor_count(gpu); i++)
+        if (gpt_tensor_at(gpu, i)->is_param) params += gpt_tensor_at(gpu, i)->bytes / 4;
     printf("bench-gpu %s: L%u C%u H%u T%u B%u, %.1fM parameters, %.3g GFLOP/step on %s\n", name,
            c.layers, c.width, c.heads, c.context, c.batch, (double)params / 1e6, flop / 1e9,
            info.name);
-    printf("bench-gpu %s: cpu %.2f ms/step (%u threads, %llu steps), gpu %.2f ms/step "
-           "(forward+backward %.2f ms), ratio cpu/gpu %.1f\n",
-           name, 1e3 * cpu_s, threads, (unsigned long long)cpu_steps, 1e3 * gpu_s, 1e3 * fb_s,
-           cpu_s / gpu_s);
+    if (cpu)
+        printf("bench-gpu %s: cpu %.2f ms/step (%u threads, %llu steps), gpu %.2f ms/step "
+               "(forward+backward %.2f ms), ratio cpu/gpu %.1f\n",
+               name, 1e3 * cpu_s, threads, (unsigned long long)cpu_steps, 1e3 * gpu_s, 1e3 * fb_s,
+               cpu_s / gpu_s);
+    else
+        printf("bench-gpu %s: gpu %.2f ms/step (forward+backward %.2f ms)\n", name, 1e3 * gpu_s,
+               1e3 * fb_s);
     printf("bench-gpu %s: gpu %.2f TFLOP/s = %.1f%% of the fp32 peak %.1f TFLOP/s (%.1f%% of "
            "the %.1f TFLOP/s without fused multiply-add); cpu %.1f GFLOP/s\n",
            name, flop / gpu_s / 1e12, 100.0 * flop / gpu_s / peak, peak / 1e12,
-           200.0 * flop / gpu_s / peak, peak / 2e12, flop / cpu_s / 1e9);
-    printf("bench-gpu %s: same bits on cpu and gpu after %llu steps: %s\n", name,
-           (unsigned long long)(cpu_steps + 1), same ? "yes" : "NO");
+           200.0 * flop / gpu_s / peak, peak / 2e12, cpu ? flop / cpu_s / 1e9 : 0.0);
+    if (cpu)
+        printf("bench-gpu %s: same bits on cpu and gpu after %llu steps: %s\n", name,
+               (unsigned long long)(cpu_steps + 1), same ? "yes" : "NO");
     gpt_free(cpu);
     gpt_free(gpu);
     free(text);

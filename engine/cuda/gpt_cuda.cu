@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef GPT_CUDA_EMU
 #include <cuda_runtime.h>
@@ -24,7 +25,16 @@ extern "C" {
 /* Device floats that partial sums of the blocked reductions may use. */
 #define PART_MAX ((size_t)1 << 27)
 
+/* GPT_CUDA_PROFILE=1: time per kind of work (synchronizing after each), printed by gpt_free. */
+enum { PROF_MM, PROF_WGRAD, PROF_ATT, PROF_LN, PROF_ELEM, PROF_NORM, PROF_ADAM, PROF_N };
+static const char *const prof_names[PROF_N] = {
+    "products", "weight gradients", "attention", "layernorm", "elementwise", "norm", "adamw",
+};
+
 struct gpt_cuda {
+    int prof;
+    double prof_s[PROF_N], prof_last;
+    unsigned long prof_steps;
     float *param, *grad, *m, *v; /* g->total floats each */
     float *arena;                /* activations, laid out by gpt_layout */
     float *dp;                   /* attention score gradients [B H, T, T] */
@@ -101,6 +111,8 @@ extern "C" int gpt_cuda_open(gpt *g, char *err, size_t errsz)
         return -1;
     }
     struct gpt_cuda *d = g->cu;
+    const char *prof = getenv("GPT_CUDA_PROFILE");
+    d->prof = prof && *prof && strcmp(prof, "0") != 0;
     size_t arena_n = gpt_layout(g, NULL, 1);
     size_t nb = (N + GK_ROW_BLOCK - 1) / GK_ROW_BLOCK;
     size_t widest = max3(4 * C * C, GPT_VOCAB * C, 4 * C);
@@ -143,12 +155,35 @@ extern "C" void gpt_cuda_close(gpt *g)
 {
     struct gpt_cuda *d = g->cu;
     if (!d) return;
+    if (d->prof && d->prof_steps) {
+        fprintf(stderr, "gpt cuda profile, ms per step over %lu steps:", d->prof_steps);
+        for (int k = 0; k < PROF_N; k++)
+            fprintf(stderr, " %s %.2f%s", prof_names[k], 1e3 * d->prof_s[k] / (double)d->prof_steps,
+                    k + 1 < PROF_N ? ";" : "\n");
+    }
     void *ptrs[] = {d->param, d->grad, d->m,    d->v,      d->arena,
                     d->dp,    d->part, d->scal, d->tokens, d->norm_scratch};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         if (ptrs[i]) cudaFree(ptrs[i]);
     free(d);
     g->cu = NULL;
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Adds the time since the last mark to kind k (k < 0: only starts the clock). */
+static void mark(struct gpt_cuda *d, int k)
+{
+    if (!d->prof) return;
+    cudaDeviceSynchronize();
+    double t = seconds();
+    if (k >= 0) d->prof_s[k] += t - d->prof_last;
+    d->prof_last = t;
 }
 
 static int copy(gpt *g, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
@@ -357,57 +392,93 @@ static void forward_backward(gpt *g)
     const uint8_t *in = d->tokens, *tg = d->tokens + N;
 #define PD(i) (d->param + g->offset[i])
 #define GD(i) (d->grad + g->offset[i])
+    mark(d, -1);
 
     gk_embed(g->res[0], PD(P_WTE), PD(P_WPE), in, N, T, C);
+    mark(d, PROF_ELEM);
     for (size_t l = 0; l < L; l++) {
         struct layer_acts *a = &g->la[l];
         gk_layernorm(a->ln1_y, a->ln1_xh, a->ln1_rs, g->res[l], PD(P_LAYER(l, LN1_W)),
                      PD(P_LAYER(l, LN1_B)), N, C, LN_EPS);
+        mark(d, PROF_LN);
         mm(a->qkv, a->ln1_y, PD(P_LAYER(l, QKV_W)), PD(P_LAYER(l, QKV_B)), N, C, 3 * C);
+        mark(d, PROF_MM);
         attention(d, &s, a->att, a->prob, a->qkv);
+        mark(d, PROF_ATT);
         mm(g->tmp, a->att, PD(P_LAYER(l, PROJ_W)), PD(P_LAYER(l, PROJ_B)), N, C, C);
+        mark(d, PROF_MM);
         gk_add(a->x1, g->res[l], g->tmp, N * C);
+        mark(d, PROF_ELEM);
         gk_layernorm(a->ln2_y, a->ln2_xh, a->ln2_rs, a->x1, PD(P_LAYER(l, LN2_W)),
                      PD(P_LAYER(l, LN2_B)), N, C, LN_EPS);
+        mark(d, PROF_LN);
         mm(a->fc_u, a->ln2_y, PD(P_LAYER(l, FC_W)), PD(P_LAYER(l, FC_B)), N, C, 4 * C);
+        mark(d, PROF_MM);
         gk_gelu(a->fc_g, a->fc_t, a->fc_u, N * 4 * C);
+        mark(d, PROF_ELEM);
         mm(g->tmp, a->fc_g, PD(P_LAYER(l, MPROJ_W)), PD(P_LAYER(l, MPROJ_B)), N, 4 * C, C);
+        mark(d, PROF_MM);
         gk_add(g->res[l + 1], a->x1, g->tmp, N * C);
+        mark(d, PROF_ELEM);
     }
     size_t lnf = P_LAYER(L, 0);
     gk_layernorm(g->lnf_y, g->lnf_xh, g->lnf_rs, g->res[L], PD(lnf), PD(lnf + 1), N, C, LN_EPS);
+    mark(d, PROF_LN);
     /* logits[n, v] = sum_c xf[n, c] wte[v, c]: wte read as its transpose */
     mm_dx(g->logits, g->lnf_y, PD(P_WTE), N, GPT_VOCAB, C);
+    mark(d, PROF_MM);
     gk_crossentropy(g->logits, g->row_loss, d->scal, tg, N);
+    mark(d, PROF_ELEM);
 
     /* backward; g->logits holds dlogits */
     mm_wgrad(d, GD(P_WTE), g->logits, g->lnf_y, N, GPT_VOCAB, C);
+    mark(d, PROF_WGRAD);
     mm(g->dtmp, g->logits, PD(P_WTE), NULL, N, GPT_VOCAB, C);
+    mark(d, PROF_MM);
     cudaMemset(g->dres, 0, N * C * sizeof(float));
+    mark(d, PROF_ELEM);
     layernorm_back(d, g->dres, GD(lnf), GD(lnf + 1), g->dtmp, g->lnf_xh, g->lnf_rs, PD(lnf), N, C);
+    mark(d, PROF_LN);
     for (size_t l = L; l-- > 0;) {
         struct layer_acts *a = &g->la[l];
         mm_wgrad(d, GD(P_LAYER(l, MPROJ_W)), a->fc_g, g->dres, N, 4 * C, C);
+        mark(d, PROF_WGRAD);
         colsum(d, GD(P_LAYER(l, MPROJ_B)), g->dres, NULL, N, C);
+        mark(d, PROF_WGRAD);
         mm_dx(g->tmp, g->dres, PD(P_LAYER(l, MPROJ_W)), N, 4 * C, C);
+        mark(d, PROF_MM);
         gk_gelu_back(g->tmp, a->fc_u, a->fc_t, N * 4 * C);
+        mark(d, PROF_ELEM);
         mm_wgrad(d, GD(P_LAYER(l, FC_W)), a->ln2_y, g->tmp, N, C, 4 * C);
+        mark(d, PROF_WGRAD);
         colsum(d, GD(P_LAYER(l, FC_B)), g->tmp, NULL, N, 4 * C);
+        mark(d, PROF_WGRAD);
         mm_dx(g->dtmp, g->tmp, PD(P_LAYER(l, FC_W)), N, C, 4 * C);
+        mark(d, PROF_MM);
         layernorm_back(d, g->dres, GD(P_LAYER(l, LN2_W)), GD(P_LAYER(l, LN2_B)), g->dtmp,
                        a->ln2_xh, a->ln2_rs, PD(P_LAYER(l, LN2_W)), N, C);
+        mark(d, PROF_LN);
 
         mm_wgrad(d, GD(P_LAYER(l, PROJ_W)), a->att, g->dres, N, C, C);
+        mark(d, PROF_WGRAD);
         colsum(d, GD(P_LAYER(l, PROJ_B)), g->dres, NULL, N, C);
+        mark(d, PROF_WGRAD);
         mm_dx(g->datt, g->dres, PD(P_LAYER(l, PROJ_W)), N, C, C);
+        mark(d, PROF_MM);
         attention_back(d, &s, g->dqkv, g->datt, a->prob, a->qkv);
+        mark(d, PROF_ATT);
         mm_wgrad(d, GD(P_LAYER(l, QKV_W)), a->ln1_y, g->dqkv, N, C, 3 * C);
+        mark(d, PROF_WGRAD);
         colsum(d, GD(P_LAYER(l, QKV_B)), g->dqkv, NULL, N, 3 * C);
+        mark(d, PROF_WGRAD);
         mm_dx(g->dtmp, g->dqkv, PD(P_LAYER(l, QKV_W)), N, C, 3 * C);
+        mark(d, PROF_MM);
         layernorm_back(d, g->dres, GD(P_LAYER(l, LN1_W)), GD(P_LAYER(l, LN1_B)), g->dtmp,
                        a->ln1_xh, a->ln1_rs, PD(P_LAYER(l, LN1_W)), N, C);
+        mark(d, PROF_LN);
     }
     gk_embed_back(GD(P_WTE), GD(P_WPE), g->dres, in, B, T, C);
+    mark(d, PROF_ELEM);
 #undef PD
 #undef GD
 }
@@ -450,6 +521,7 @@ extern "C" int gpt_cuda_train_step(gpt *g, const uint8_t *tokens, uint64_t step,
     if (tokens_in(g, tokens) != 0) return -1;
     forward_backward(g);
     gk_grad_norm(d->scal + 1, NULL, d->grad, g->total, c->clip, d->norm_scratch);
+    mark(d, PROF_NORM);
 
     /* [OPT-2] scalars, on the host exactly as the CPU engine computes them */
     double bc1 = 1.0 - gpt_powi((double)c->beta1, step);
@@ -466,6 +538,8 @@ extern "C" int gpt_cuda_train_step(gpt *g, const uint8_t *tokens, uint64_t step,
         gk_adamw(d->param + o, d->grad + o, d->m + o, d->v + o, n, g->tensors[i].rank == 2,
                  d->scal + 1, &a);
     }
+    mark(d, PROF_ADAM);
+    d->prof_steps++;
     if (launched(g, "training step") != 0) return -1;
     float out[2];
     if (copy(g, out, d->scal, sizeof out, cudaMemcpyDeviceToHost, "reading the loss") != 0)
