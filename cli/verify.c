@@ -30,6 +30,7 @@ static const char usage[] =
     "                     [--enrollment-key AUDITOR.pub]\n"
     "                     [--replay N|all [--nonce HEX] [--data DIR] [--checkpoints DIR]\n"
     "                      [--threads T] [--device cpu|cuda]\n"
+    "                      [--model FILE [--model-examples N]]\n"
     "                      [--external-replay [--code DIR]\n"
     "                      [--replay-timeout SECONDS]] [--progress|--quiet]]\n"
     "                     [--transcript FILE]\n"
@@ -55,7 +56,14 @@ static const char usage[] =
     "Runs of "
     "the built-in engine replay bit for bit on --threads T (default 1; the\n"
     "result never depends on it), or on an NVIDIA GPU with --device cuda (the\n"
-    "same bits, whatever device trained the run). A run that names its own replay command is\n"
+    "same bits, whatever device trained the run). Every segment's weight change\n"
+    "is checked against what AdamW can do in its logged steps (too large: a\n"
+    "swap; too small: an interpolation); such segments are always replayed.\n"
+    "--model FILE (alone, or with --replay) asks whether FILE came out of this\n"
+    "run: its losses on N training examples (default 4000, half from the last\n"
+    "twentieth of the data order) must fall with the examples' positions in\n"
+    "the committed order (permutation p-value below 1e-6; verify/SOUNDNESS.md).\n"
+    "A run that names its own replay command is\n"
     "replayed only with --external-replay (the command is the prover's code;\n"
     "--code DIR is that code for {code}; --replay-timeout per call, default\n"
     "600). Progress goes to stderr when it is a terminal (--progress: always;\n"
@@ -229,6 +237,12 @@ int cmd_verify(int argc, char **argv)
             int drc = cli_device(usage, argv[++i]);
             if (drc) return drc;
             ro.device = argv[i];
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            ro.model = argv[++i];
+        else if (strcmp(argv[i], "--model-examples") == 0 && i + 1 < argc) {
+            if (cli_u64(argv[++i], &v) != 0 || v < 10 || v > 1000000)
+                return cli_usage(usage, "--model-examples takes a number from 10 to 1000000");
+            ro.model_examples = (size_t)v;
         } else if (strcmp(argv[i], "--external-replay") == 0)
             ro.allow_command = 1;
         else if (strcmp(argv[i], "--code") == 0 && i + 1 < argc)
@@ -262,6 +276,8 @@ int cmd_verify(int argc, char **argv)
             return cli_error("%s: %s", transcript_path, strerror(errno));
         replay = 1; // a transcript is checked by replaying its draw
     }
+    if (ro.model && !replay) replay = 1; /* the test needs the files replay checks: --replay 0 */
+    if (ro.model_examples && !ro.model) return cli_usage(usage, "--model-examples goes with --model");
     if (!replay && (nonce || ro.data_dir || ro.checkpoint_dir || ro.threads || ro.allow_command ||
                     ro.code_dir || ro.timeout_s || ro.device))
         return cli_usage(usage, "--nonce, --data, --checkpoints, --threads, --device, "

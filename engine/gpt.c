@@ -589,7 +589,8 @@ static void embed_back_job(void *ctx, size_t begin, size_t end, unsigned thread)
         }
 }
 
-static float forward_backward(gpt *g, const uint8_t *tokens)
+/* ENGINE.md section 6: the loss; the activations stay for backward(). */
+static float forward(gpt *g, const uint8_t *tokens)
 {
     const gpt_config *c = &g->cfg;
     size_t L = c->layers, C = c->width, T = c->context, B = c->batch, N = B * T;
@@ -628,9 +629,20 @@ static float forward_backward(gpt *g, const uint8_t *tokens)
                      C, LN_EPS);
     gpt_op_transpose(g->wt, P(g, P_WTE), GPT_VOCAB, C);
     gpt_op_matmul(pool, g->logits, g->lnf_y, g->wt, NULL, N, C, GPT_VOCAB);
-    float loss = gpt_op_crossentropy(pool, g->logits, g->row_loss, g->targets, N);
+    return gpt_op_crossentropy(pool, g->logits, g->row_loss, g->targets, N);
+}
 
-    /* backward; g->logits now holds dlogits */
+/* ENGINE.md section 7, after forward(). */
+static void backward(gpt *g)
+{
+    const gpt_config *c = &g->cfg;
+    size_t L = c->layers, C = c->width, T = c->context, B = c->batch, N = B * T;
+    gpt_pool *pool = g->pool;
+    gpt_att_shape as = {B, T, C, c->heads, 1.0f / gpt_sqrt((float)(C / c->heads))};
+    struct embed_job ej = {g};
+    size_t lnf = P_LAYER(L, 0);
+
+    /* g->logits holds dlogits */
     gpt_op_matmul_wgrad(pool, G(g, P_WTE), g->logits, g->lnf_y, N, GPT_VOCAB, C);
     gpt_op_matmul(pool, g->dtmp, g->logits, P(g, P_WTE), NULL, N, GPT_VOCAB, C);
     memset(g->dres, 0, N * C * sizeof(float));
@@ -663,7 +675,30 @@ static float forward_backward(gpt *g, const uint8_t *tokens)
                               g->dtmp, a->ln1_xh, a->ln1_rs, P(g, P_LAYER(l, LN1_W)), N, C);
     }
     gpt_pool_run(pool, embed_back_job, &ej, (C + 7) / 8);
+}
+
+static float forward_backward(gpt *g, const uint8_t *tokens)
+{
+    float loss = forward(g, tokens);
+    backward(g);
     return loss;
+}
+
+int gpt_sequence_losses(gpt *g, const uint8_t *tokens, double *out)
+{
+    if (g->cu) {
+        snprintf(g->error, sizeof g->error, "gpt_sequence_losses: on the CPU only");
+        return -1;
+    }
+    size_t T = g->cfg.context;
+    forward(g, tokens);
+    for (size_t b = 0; b < g->cfg.batch; b++) {
+        double sum = 0;
+        for (size_t t = 0; t < T; t++)
+            sum += g->row_loss[b * T + t];
+        out[b] = sum / (double)T;
+    }
+    return 0;
 }
 
 float gpt_forward_backward(gpt *g, const uint8_t *tokens)

@@ -195,6 +195,14 @@ typedef struct gpt_step_result {
 GPT_API float gpt_forward_backward(gpt *g, const uint8_t *tokens);
 
 /*
+ * Forward only, for measuring a model: out[b] = the mean cross-entropy of
+ * sequence b of tokens (laid out as for gpt_forward_backward) over its T
+ * positions, in binary64 (not part of ENGINE.md's bit-exact results).
+ * Leaves the gradients alone. CPU models only: -1 on a GPU model.
+ */
+GPT_API int gpt_sequence_losses(gpt *g, const uint8_t *tokens, double *out);
+
+/*
  * One training step: forward, backward, clipping, AdamW with the learning
  * rate of step gpt_step(g) + 1, then the step count goes up by one.
  */

@@ -211,6 +211,12 @@ int vckpt_same_layout(const attest_tensor_info *a, const attest_tensor_info *b)
     return 1;
 }
 
+int vckpt_is_weight(const attest_tensor_info *t, const char *prefix)
+{
+    return vckpt_is_float(t->dtype) && strncmp(t->name, prefix, strlen(prefix)) == 0 &&
+           strncmp(t->name, "adam.", 5) != 0 && strncmp(t->name, "optim.", 6) != 0;
+}
+
 double vckpt_rel_update(const vckpt *a, const vckpt *b, const char *prefix)
 {
     double num = 0, den = 0;
@@ -218,9 +224,7 @@ double vckpt_rel_update(const vckpt *a, const vckpt *b, const char *prefix)
     for (size_t i = 0; i < vckpt_count(a); i++) {
         const uint8_t *x = NULL, *y = NULL;
         const attest_tensor_info *ta = vckpt_tensor(a, i, &x);
-        if (!vckpt_is_float(ta->dtype) || strncmp(ta->name, prefix, strlen(prefix)) != 0 ||
-            strncmp(ta->name, "adam.", 5) == 0 || strncmp(ta->name, "optim.", 6) == 0)
-            continue;
+        if (!vckpt_is_weight(ta, prefix)) continue;
         const attest_tensor_info *tb = vckpt_find(b, ta->name, &y);
         if (!tb || !vckpt_same_layout(ta, tb)) continue;
         any = 1;

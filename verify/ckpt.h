@@ -46,6 +46,12 @@ int vckpt_same_layout(const attest_tensor_info *a, const attest_tensor_info *b);
 uint64_t vckpt_numel(const attest_tensor_info *t);
 
 /*
+ * 1 for a float tensor whose name starts with prefix and that is not
+ * optimizer state ("adam.*", "optim.*"): the weights updates are measured on.
+ */
+int vckpt_is_weight(const attest_tensor_info *t, const char *prefix);
+
+/*
  * Relative update between two checkpoints: ||b - a|| / ||a|| over the float
  * tensors whose names start with `prefix` ("" for all) and that both hold
  * with the same dtype and shape, optimizer state ("adam.*", "optim.*")

@@ -20,6 +20,8 @@
 #include "attest/digest.h"
 #include "attest/error.h"
 #include "format/text.h"
+#include "verify/model.h"
+#include "verify/plausible.h"
 #include "verify/replay.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -202,7 +204,7 @@ static void why_add(json_t *why, size_t seg, const char *reason)
 }
 
 static int select_segments(const replay_ctx *c, const double *update, const uint8_t *unknown,
-                           size_t S, json_t *why, size_t *n_random)
+                           const uint8_t *implausible, size_t S, json_t *why, size_t *n_random)
 {
     uint8_t ch[32];
     char hex[65];
@@ -234,6 +236,8 @@ static int select_segments(const replay_ctx *c, const double *update, const uint
         why_add(why, best, "largest-update");
     }
     free(taken);
+    for (size_t k = 0; k < S; k++) // never left to chance (verify/SOUNDNESS.md)
+        if (implausible[k]) why_add(why, k, "implausible");
     return 0;
 }
 
@@ -271,9 +275,44 @@ static void detection(json_t *report, size_t n)
  * *no_data when a shard is, missing[i] for checkpoint i (then unknown[] marks
  * the segments next to it, whose update cannot be measured).
  */
-static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *missing,
-                       uint8_t *unknown, int *no_data, json_t *nc, char *err, size_t errsz)
+/* Plausibility of segment seg (verify/plausible.h): its entry in plaus, and whether to force it. */
+static void plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckpt *b,
+                         const plaus_opt *o, json_t *plaus, uint8_t *implausible)
 {
+    size_t first = 0, last = 0;
+    char e[8];
+    if (segment_steps(c, seg, &first, &last, e, sizeof e) != 0) return;
+    double *lr = calloc(last > first ? last - first : 1, sizeof *lr);
+    if (!lr) return;
+    for (size_t i = first; i < last; i++)
+        lr[i - first] = json_number_value(json_object_get(c->log->steps[i].rec, "lr"));
+    plaus_result r;
+    uint64_t a_step = u64(c->log->ckpts[seg].rec, "step");
+    if (plaus_segment(a, b, weights_prefix(c), a_step, lr, last - first, o, &r) == 0) {
+        char why[300];
+        plaus_verdict(&r, why, sizeof why);
+        json_t *entry = json_pack("{s:I, s:I, s:f, s:f}", "segment", (json_int_t)seg, "from_step",
+                                  (json_int_t)a_step, "move_per_lr", r.move, "lr_sum", r.lr_sum);
+        if (entry && r.bound_use >= 0) {
+            json_object_set_new(entry, "adamw_bound_use", json_real(r.bound_use));
+            json_object_set_new(entry, "tensor", json_string(r.tensor));
+        }
+        if (entry && why[0]) {
+            json_object_set_new(entry, "implausible", json_string(why));
+            implausible[seg] = 1;
+        }
+        json_array_append_new(plaus, entry);
+    }
+    free(lr);
+}
+
+static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *missing,
+                       uint8_t *unknown, uint8_t *implausible, int *no_data, json_t *nc,
+                       char *err, size_t errsz)
+{
+    plaus_opt po;
+    plaus_opt_from_config(json_object_get(c->log->run.rec, "config"), &po);
+    json_t *plaus = json_array();
     const replay_log *l = c->log;
     double t0 = seconds();
     size_t shards = 0, ckpts = 0;
@@ -302,9 +341,13 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
         int rc = load_ckpt(c, i, &cur, err, errsz);
         if (rc) {
             vckpt_free(prev);
+            json_decref(plaus);
             return rc;
         }
-        if (prev) update[i - 1] = vckpt_rel_update(prev, cur, weights_prefix(c));
+        if (prev) {
+            update[i - 1] = vckpt_rel_update(prev, cur, weights_prefix(c));
+            plausibility(c, i - 1, prev, cur, &po, plaus, implausible);
+        }
         vckpt_free(prev);
         prev = cur;
         cur = NULL;
@@ -322,9 +365,41 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
                  l->n_ckpts);
         not_checked(nc, what, c->o->checkpoints_absent);
     }
+    json_object_set_new(c->report, "plausibility", plaus);
+    json_object_set_new(c->report, "optimizer_bound",
+                        json_string(po.adamw ? "AdamW" : "none: the run names no AdamW constants"));
     json_object_set_new(c->report, "shards_checked", json_integer((json_int_t)shards));
     json_object_set_new(c->report, "checkpoints_checked", json_integer((json_int_t)ckpts));
     return 0;
+}
+
+/* The run-to-model test (verify/model.c). */
+static int model_test(replay_ctx *c, const vdata *data, const replay_backend *be, int no_data,
+                      char *err, size_t errsz)
+{
+    json_t *m = json_object();
+    json_object_set_new(c->report, "model", m);
+    json_object_set_new(m, "file", json_string(c->o->model));
+    const char *skip = be != &replay_engine ? "the run-to-model test needs a run of the built-in engine"
+                       : no_data         ? c->o->data_absent
+                                         : NULL;
+    if (skip) {
+        json_object_set_new(m, "result", json_string("not checked"));
+        json_object_set_new(m, "reason", json_string(skip));
+        return attest_text_fail(err, errsz, ATTEST_EPARTIAL, "run-to-model test: %s", skip);
+    }
+    gpt_config cfg;
+    const replay_log *l = c->log;
+    int rc = replay_engine_config(json_object_get(json_object_get(l->run.rec, "config"), "engine"),
+                                  &cfg, err, errsz);
+    replay_progress(c, "run-to-model test: %s", c->o->model);
+    if (!rc) rc = replay_model_test(l, data, c->o, &cfg, m, err, errsz);
+    if (rc && !json_object_get(m, "result")) {
+        json_object_set_new(m, "result", json_string(rc == ATTEST_EVERIFY ? "failed" : "error"));
+        json_object_set_new(m, "reason", json_string(err));
+    }
+    replay_progress(c, "run-to-model test: %s", json_string_value(json_object_get(m, "result")));
+    return rc;
 }
 
 static int run_segment(replay_ctx *c, const replay_backend *be, void *state, size_t seg,
@@ -361,7 +436,7 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     replay_ctx c = {o, l, NULL, rep};
     vdata *data = NULL;
     double *update = NULL;
-    uint8_t *missing = NULL, *unknown = NULL;
+    uint8_t *missing = NULL, *unknown = NULL, *implausible = NULL;
     int no_data = 0;
     void *state = NULL;
     const replay_backend *be = NULL;
@@ -409,11 +484,12 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     }
     size_t S = l->n_ckpts - 1;
     if (!(update = calloc(S, sizeof *update)) || !(missing = calloc(S + 1, 1)) ||
-        !(unknown = calloc(S, 1)) || vdata_new(&data) != 0)
+        !(unknown = calloc(S, 1)) || !(implausible = calloc(S, 1)) || vdata_new(&data) != 0)
         goto done;
     c.data = data;
     if ((rc = be->init(&state, &c, err, errsz)) != 0) goto done;
-    if ((rc = check_files(&c, data, update, missing, unknown, &no_data, nc, err, errsz)) != 0)
+    if ((rc = check_files(&c, data, update, missing, unknown, implausible, &no_data, nc, err,
+                          errsz)) != 0)
         goto done;
 
     // The initialization, regenerated from the committed seed.
@@ -441,7 +517,7 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     }
 
     size_t n_random = 0;
-    if ((rc = select_segments(&c, update, unknown, S, why, &n_random)) != 0) goto done;
+    if ((rc = select_segments(&c, update, unknown, implausible, S, why, &n_random)) != 0) goto done;
     json_object_set_new(rep, "segments_total", json_integer((json_int_t)S));
     json_t *all = json_array(); // every segment's update, for reports that plot them
     for (size_t k = 0; all && k < S; k++)
@@ -500,6 +576,14 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
                      e);
         }
     }
+    if (o->model) {
+        char e[1024];
+        int mrc = model_test(&c, data, be, no_data, e, sizeof e);
+        if (mrc && (!first_rc || (first_rc != ATTEST_EVERIFY && mrc == ATTEST_EVERIFY))) {
+            first_rc = mrc;
+            snprintf(first_err, sizeof first_err, "%s", e);
+        }
+    }
     json_object_set_new(rep, "steps_replayed", json_integer((json_int_t)steps_done));
     json_object_set_new(rep, "replay_seconds", json_real(busy));
     if (steps_done)
@@ -528,6 +612,7 @@ done:
     free(update);
     free(missing);
     free(unknown);
+    free(implausible);
     json_decref(why);
     json_decref(segs);
     json_decref(rep);

@@ -84,6 +84,13 @@ int attest_replay_verify(json_t *report, const replay_log *log, const attest_rep
  */
 struct gpt_config;
 int replay_engine_config(const json_t *engine, struct gpt_config *c, char *err, size_t errsz);
+/*
+ * Copies the tensors of checkpoint ck into the engine's (the parameters
+ * only when params_only); each must exist with the engine's dtype and
+ * shape, else ATTEST_EVERIFY naming it. The caller calls gpt_sync_state.
+ */
+struct gpt;
+int replay_engine_load(struct gpt *g, const vckpt *ck, int params_only, char *err, size_t errsz);
 
 /* Log-side float of a step member pair (value, bits), as binary64; 0 if absent. */
 int replay_bits64(const json_t *rec, const char *member, uint64_t *bits);

@@ -222,11 +222,11 @@ static int engine_initialization(void *state, const replay_ctx *c, const vckpt *
     return compare(s, ckpt0, what, err, errsz);
 }
 
-/* Loads a checkpoint's tensors into the engine. */
-static int load(engine_state *s, const vckpt *ck, uint64_t step, char *err, size_t errsz)
+int replay_engine_load(gpt *g, const vckpt *ck, int params_only, char *err, size_t errsz)
 {
-    for (size_t i = 0; i < gpt_tensor_count(s->g); i++) {
-        const gpt_tensor *t = gpt_tensor_at(s->g, i);
+    for (size_t i = 0; i < gpt_tensor_count(g); i++) {
+        const gpt_tensor *t = gpt_tensor_at(g, i);
+        if (params_only && !t->is_param) continue;
         const uint8_t *data;
         const attest_tensor_info *info = vckpt_find(ck, t->name, &data);
         int same = info && strcmp(info->dtype, t->dtype) == 0 && info->rank == t->rank;
@@ -237,6 +237,14 @@ static int load(engine_state *s, const vckpt *ck, uint64_t step, char *err, size
                                     vckpt_path(ck), t->name, GPT_ENGINE);
         memcpy(t->data, data, (size_t)t->bytes);
     }
+    return 0;
+}
+
+/* Loads a checkpoint's tensors into the engine: all of them, nothing else. */
+static int load(engine_state *s, const vckpt *ck, uint64_t step, char *err, size_t errsz)
+{
+    int rc = replay_engine_load(s->g, ck, 0, err, errsz);
+    if (rc) return rc;
     if (vckpt_count(ck) != gpt_tensor_count(s->g))
         return attest_text_fail(err, errsz, ATTEST_EVERIFY, "%s holds tensors %s does not have",
                                 vckpt_path(ck), GPT_ENGINE);

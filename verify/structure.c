@@ -479,6 +479,15 @@ static void replay_text(const json_t *rp, char **buf, size_t *len)
             add(buf, len, "%s: %s\n", res && strcmp(res, "failed") == 0 ? "FAILED" : "ERROR",
                 json_string_value(json_object_get(e, "reason")));
     }
+    json_array_foreach(json_object_get(rp, "plausibility"), i, e)
+    {
+        const json_t *imp = json_object_get(e, "implausible");
+        if (imp)
+            add(buf, len, "implausible segment #%lld (after step %lld): %s; replayed\n",
+                (long long)json_integer_value(json_object_get(e, "segment")),
+                (long long)json_integer_value(json_object_get(e, "from_step")),
+                json_string_value(imp));
+    }
     const json_t *det = json_object_get(rp, "detection");
     if (json_array_size(det)) {
         add(buf, len, "detection a run with this fraction of its segments forged is caught by "
@@ -488,6 +497,28 @@ static void replay_text(const json_t *rp, char **buf, size_t *len)
             100 * json_number_value(json_object_get(e, "forged_fraction")),
             100 * json_number_value(json_object_get(e, "detection_probability")));
         add(buf, len, "\n");
+    }
+    const json_t *m = json_object_get(rp, "model");
+    if (m) {
+        const char *res = json_string_value(json_object_get(m, "result"));
+        if (json_object_get(m, "spearman"))
+            add(buf, len,
+                "model     %s: %s: Spearman %.3f between step and loss on %lld examples "
+                "(tail steps %lld-%lld), permutation p = %.3g "
+                "(%lld permutations; z = %.2f)\n          %s\n",
+                json_string_value(json_object_get(m, "file")),
+                res && strcmp(res, "passed") == 0 ? "passed" : "FAILED",
+                json_number_value(json_object_get(m, "spearman")),
+                (long long)json_integer_value(json_object_get(m, "examples")),
+                (long long)json_integer_value(json_array_get(json_object_get(m, "tail_steps"), 0)),
+                (long long)json_integer_value(json_array_get(json_object_get(m, "tail_steps"), 1)),
+                json_number_value(json_object_get(m, "p")),
+                (long long)json_integer_value(json_object_get(m, "permutations")),
+                json_number_value(json_object_get(m, "z")),
+                json_string_value(json_object_get(m, "meaning")));
+        else
+            add(buf, len, "model     %s: %s: %s\n", json_string_value(json_object_get(m, "file")),
+                res ? res : "error", json_string_value(json_object_get(m, "reason")));
     }
     if (json_object_get(rp, "uncovered_steps"))
         add(buf, len, "note      the last %lld step(s) come after the last checkpoint: no "

@@ -28,14 +28,16 @@
 
 #define CORPUS "/usr/share/common-licenses"
 #define KEY_NAME "example.com/train-gpt"
-#define MAX_SHARDS 64
+#define MAX_SHARDS 4096
 
 static const char usage[] =
     "usage: train_gpt --out DIR [--steps N] [--ckpt-every K] [--seal-every K] [--seed S]\n"
     "                 [--data-seed S] [--threads T] [--device cpu|cuda] [--batch B]\n"
     "                 [--code DIR]\n"
     "                 [--layers L] [--heads H] [--width C] [--context T] [--warmup W]\n"
-    "Trains attest-gpt/1 on " CORPUS " and records the run in DIR/run.log\n"
+    "                 [--lr-max X] [--lr-min X] [--corpus DIR]\n"
+    "Trains attest-gpt/1 on the files of --corpus (default " CORPUS ",\n"
+    "one shard per file) and records the run in DIR/run.log\n"
     "(defaults: the engine's default configuration; checkpoints every 50 steps,\n"
     "seals every 50 steps, --code . for the git record). --device cuda trains on\n"
     "an NVIDIA GPU: the same bits as on the CPU.\n";
@@ -66,17 +68,17 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(((const shard *)a)->name, ((const shard *)b)->name);
 }
 
-/* The corpus: the regular files of CORPUS (no symlinks), by name; each is one shard. */
-static int read_corpus(shard *s, size_t *n)
+/* The corpus: the regular files of dir (no symlinks), by name; each is one shard. */
+static int read_corpus(const char *dir, shard *s, size_t *n)
 {
-    DIR *d = opendir(CORPUS);
+    DIR *d = opendir(dir);
     struct dirent *e;
     *n = 0;
-    if (!d) return fail("%s: %s", CORPUS, strerror(errno));
+    if (!d) return fail("%s: %s", dir, strerror(errno));
     while ((e = readdir(d)) != NULL && *n < MAX_SHARDS) {
         char path[600];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", CORPUS, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (e->d_name[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         FILE *f = fopen(path, "rb");
         shard *sh = &s[*n];
@@ -92,7 +94,7 @@ static int read_corpus(shard *s, size_t *n)
         (*n)++;
     }
     closedir(d);
-    if (*n == 0) return fail("%s: %s", CORPUS, "no files (Debian's base-files ships them)");
+    if (*n == 0) return fail("%s: %s", dir, "no regular files");
     qsort(s, *n, sizeof *s, cmp_names);
     return 0;
 }
@@ -125,7 +127,7 @@ static int add_float(char *buf, size_t sz, size_t *at, const char *name, float v
 }
 
 static char *config_json(const gpt_config *c, uint64_t ckpt_every, unsigned threads,
-                         gpt_device dev)
+                         gpt_device dev, const char *corpus)
 {
     size_t sz = 4096, at = 0;
     char *buf = malloc(sz);
@@ -147,7 +149,7 @@ static char *config_json(const gpt_config *c, uint64_t ckpt_every, unsigned thre
              "},\"data\":{\"corpus\":\"%s\",\"layout\":\"bytes\",\"shards\":\"one per corpus "
              "file, by name\",\"order\":\"attest-gpt/1 windows (engine/ENGINE.md)\"},"
              "\"checkpoint_every\":%" PRIu64 ",\"threads\":%u,\"device\":\"%s\"}",
-             CORPUS, ckpt_every, threads, gpt_device_name(dev));
+             corpus, ckpt_every, threads, gpt_device_name(dev));
     return buf;
 }
 
@@ -173,16 +175,86 @@ static int save(const gpt *g, const char *dir, uint64_t step, char *path, size_t
 
 #ifdef TRAIN_GPT_FORGE
 /* Dishonest runs for the verifier's tests (never in the example users build). */
-enum forge { HONEST, INIT_SEED, SWAP_WEIGHTS, OTHER_DATA, OTHER_REFS, EDIT_LOSS };
-static const char *const forge_names[] = {"honest",    "init-seed", "swap-weights",
-                                          "other-data", "other-refs", "edit-loss"};
+enum forge { HONEST, INIT_SEED, SWAP_WEIGHTS, OTHER_DATA, OTHER_REFS, EDIT_LOSS, INTERPOLATE,
+             BLINDFOLD };
+static const char *const forge_names[] = {"honest",     "init-seed", "swap-weights", "other-data",
+                                          "other-refs", "edit-loss", "interpolate",  "blindfold"};
+
+/*
+ * interpolate, blindfold:G: the forger owns a target model (here: another
+ * seed's run on the same data, trained first) and wants a log that ends at
+ * it. interpolate trains nothing: its checkpoints walk in equal steps from
+ * the initialization to the target. blindfold:G trains genuinely for steps
+ * 1..G (where the updates are largest), then fills the rest with tiny steps
+ * toward the target (a thousandth of the way by the end). Both log the
+ * target run's losses, so the loss curve looks right.
+ */
+typedef struct fake {
+    gpt_step_result *res; /* the target run's, by step */
+    float **target, **start;
+    uint64_t genuine; /* steps trained for real */
+} fake;
+
+static int fake_prepare(fake *f, const gpt_config *cfg, gpt_device dev, unsigned threads,
+                        const shard *shards, const uint64_t *samples, size_t n_shards,
+                        uint64_t genuine)
+{
+    gpt_config tc = *cfg;
+    tc.seed = cfg->seed + 1000;
+    gpt *t = NULL;
+    char err[256];
+    size_t T1 = (size_t)cfg->context + 1;
+    uint8_t *tok = malloc(cfg->batch * T1);
+    gpt_window *win = calloc(cfg->batch, sizeof *win);
+    f->res = calloc(cfg->steps + 1, sizeof *f->res);
+    f->genuine = genuine;
+    if (!tok || !win || !f->res || gpt_new_on(&t, &tc, dev, threads, err, sizeof err) != 0) return -1;
+    for (uint64_t s = 1; s <= cfg->steps; s++) {
+        gpt_batch_windows(cfg, s, samples, n_shards, win);
+        for (size_t b = 0; b < cfg->batch; b++)
+            memcpy(tok + b * T1, shards[win[b].shard].bytes + win[b].first, T1);
+        gpt_train_step(t, tok, &f->res[s]);
+    }
+    size_t n = gpt_tensor_count(t);
+    f->target = calloc(n, sizeof *f->target);
+    f->start = calloc(n, sizeof *f->start);
+    for (size_t i = 0; f->target && f->start && i < n; i++) {
+        const gpt_tensor *x = gpt_tensor_at(t, i);
+        if (!x->is_param) continue;
+        if (!(f->target[i] = malloc(x->bytes)) || !(f->start[i] = malloc(x->bytes))) return -1;
+        memcpy(f->target[i], x->data, x->bytes);
+    }
+    gpt_free(t);
+    free(tok);
+    free(win);
+    return f->target && f->start ? 0 : -1;
+}
+
+/* The forged state of step s: start + (s - G) / (steps - G) of the way to the target. */
+static void fake_state(const fake *f, gpt *g, uint64_t s, uint64_t steps)
+{
+    double frac = (double)(s - f->genuine) / (double)(steps - f->genuine);
+    if (f->genuine) frac *= 1e-3;
+    for (size_t i = 0; i < gpt_tensor_count(g); i++) {
+        const gpt_tensor *x = gpt_tensor_at(g, i);
+        if (x->is_param) {
+            float *p = x->data;
+            for (size_t j = 0; j < x->bytes / sizeof(float); j++)
+                p[j] = (float)(f->start[i][j] + frac * (f->target[i][j] - f->start[i][j]));
+        } else if (strcmp(x->name, "state") == 0) {
+            ((uint64_t *)x->data)[0] = s;
+        }
+    }
+    char err[256];
+    gpt_sync_state(g, err, sizeof err);
+}
 #endif
 
 int main(int argc, char **argv)
 {
     gpt_config cfg;
     gpt_config_default(&cfg);
-    const char *out = NULL, *code = ".";
+    const char *out = NULL, *code = ".", *corpus = CORPUS;
     uint64_t ckpt_every = 50, seal_every = 50, v;
     unsigned threads = 2;
     gpt_device dev = GPT_CPU;
@@ -207,7 +279,17 @@ int main(int argc, char **argv)
             out = val;
         else if (strcmp(a, "--code") == 0)
             code = val;
-        else if (strcmp(a, "--device") == 0) {
+        else if (strcmp(a, "--corpus") == 0) {
+            corpus = val;
+            if (strpbrk(val, "\"\\\n\t"))
+                return fprintf(stderr, "train_gpt: --corpus: quotes, backslashes and control "
+                                       "characters are not supported in the path\n"), 2;
+        } else if (strcmp(a, "--lr-max") == 0 || strcmp(a, "--lr-min") == 0) {
+            float f = strtof(val, &end);
+            if (*end || !(f >= 0.0f) || f > 1.0f)
+                return fprintf(stderr, "train_gpt: %s takes a learning rate, not \"%s\"\n", a, val), 2;
+            *(strcmp(a, "--lr-max") == 0 ? &cfg.lr_max : &cfg.lr_min) = f;
+        } else if (strcmp(a, "--device") == 0) {
             if (gpt_device_parse(val, &dev) != 0)
                 return fprintf(stderr, "train_gpt: --device takes cpu or cuda, not \"%s\"\n", val), 2;
         }
@@ -294,7 +376,7 @@ int main(int argc, char **argv)
     // The data: one shard per corpus file, copied into DIR/data.
     static shard shards[MAX_SHARDS];
     size_t n_shards;
-    if (read_corpus(shards, &n_shards) != 0) return 2;
+    if (read_corpus(corpus, shards, &n_shards) != 0) return 2;
     uint64_t samples[MAX_SHARDS];
     for (size_t i = 0; i < n_shards; i++) {
         if (join(path, sizeof path, data_dir, shards[i].name) != 0 ||
@@ -303,7 +385,7 @@ int main(int argc, char **argv)
         samples[i] = shards[i].len;
     }
 
-    char *config = config_json(&cfg, ckpt_every, threads, dev);
+    char *config = config_json(&cfg, ckpt_every, threads, dev, corpus);
     attest_run_options opts = ATTEST_RUN_OPTIONS_INIT;
     opts.replay_json = "{\"engine\":\"" GPT_ENGINE "\"}";
     opts.flags = ATTEST_RUN_NEW;
@@ -327,6 +409,11 @@ int main(int argc, char **argv)
     other_cfg.seed = cfg.seed + 1000;
     if (forge == SWAP_WEIGHTS && gpt_new_on(&other, &other_cfg, dev, threads, err, sizeof err) != 0)
         return fail("%s%s", err, "");
+    fake fk = {0};
+    if ((forge == INTERPOLATE || forge == BLINDFOLD) &&
+        fake_prepare(&fk, &cfg, dev, threads, shards, samples, n_shards,
+                     forge == BLINDFOLD ? forge_step : 0) != 0)
+        return fail("%s%s", "forge: cannot train the target model", "");
 #endif
     gpt *g = NULL;
     if (gpt_new_on(&g, &model_cfg, dev, threads, err, sizeof err) != 0)
@@ -370,6 +457,15 @@ int main(int argc, char **argv)
         if (other) gpt_train_step(other, tokens, &res);
 #endif
         double ts = now();
+#ifdef TRAIN_GPT_FORGE
+        if (fk.res && s > fk.genuine) { // no training: the target run's results are logged
+            if (s == fk.genuine + 1)
+                for (size_t i = 0; i < gpt_tensor_count(g); i++)
+                    if (fk.start[i]) memcpy(fk.start[i], gpt_tensor_at(g, i)->data, gpt_tensor_at(g, i)->bytes);
+            res = fk.res[s];
+            if (s % ckpt_every == 0 || s == cfg.steps) fake_state(&fk, g, s, cfg.steps);
+        } else
+#endif
         gpt_train_step(g, tokens, &res);
         compute += now() - ts;
         if (gpt_error(g)) { // what was recorded so far stays; the run ends as failed

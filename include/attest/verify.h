@@ -61,6 +61,14 @@ typedef struct attest_replay_options {
      * where no GPU can be used is an error that says why.
      */
     const char *device;
+    /*
+     * Version 5: the run-to-model test (verify/SOUNDNESS.md): a model file
+     * (safetensors with the run's parameter tensors) whose losses on
+     * model_examples training examples (0: 4000) must follow the committed
+     * data order. Built-in engine runs only. NULL: no test.
+     */
+    const char *model;
+    size_t model_examples;
 } attest_replay_options;
 
 /* What the auditor brings besides the run key. Start from ATTEST_VERIFY_OPTIONS_INIT. */

@@ -142,6 +142,17 @@ static void emu_entry(void)
     swapcontext(&emu_ctx[emu_cur], &emu_main);
 }
 
+/* Fresh context for thread t (out of line: getcontext returns twice). */
+static __attribute__((noinline)) void emu_make(unsigned t)
+{
+    getcontext(&emu_ctx[t]);
+    emu_ctx[t].uc_stack.ss_sp = emu_stacks[t];
+    emu_ctx[t].uc_stack.ss_size = EMU_STACK;
+    emu_ctx[t].uc_link = NULL;
+    makecontext(&emu_ctx[t], emu_entry, 0);
+    emu_done[t] = 0;
+}
+
 void emu_launch(dim3 grid, dim3 block, const std::function<void()> &body)
 {
     unsigned nt = block.x * block.y * block.z;
@@ -158,12 +169,7 @@ void emu_launch(dim3 grid, dim3 block, const std::function<void()> &body)
                 blockIdx = dim3(bx, by, bz);
                 /* Thread 0 as a fiber first: when it never synchronizes, no thread
                  * of the block does, and the others run as plain calls. */
-                getcontext(&emu_ctx[0]);
-                emu_ctx[0].uc_stack.ss_sp = emu_stacks[0];
-                emu_ctx[0].uc_stack.ss_size = EMU_STACK;
-                emu_ctx[0].uc_link = NULL;
-                makecontext(&emu_ctx[0], emu_entry, 0);
-                emu_done[0] = 0;
+                emu_make(0);
                 emu_cur = 0;
                 threadIdx = dim3(0, 0, 0);
                 swapcontext(&emu_main, &emu_ctx[0]);
@@ -176,14 +182,8 @@ void emu_launch(dim3 grid, dim3 block, const std::function<void()> &body)
                     emu_direct = 0;
                     continue;
                 }
-                for (unsigned t = 1; t < nt; t++) {
-                    getcontext(&emu_ctx[t]);
-                    emu_ctx[t].uc_stack.ss_sp = emu_stacks[t];
-                    emu_ctx[t].uc_stack.ss_size = EMU_STACK;
-                    emu_ctx[t].uc_link = NULL;
-                    makecontext(&emu_ctx[t], emu_entry, 0);
-                    emu_done[t] = 0;
-                }
+                for (unsigned t = 1; t < nt; t++)
+                    emu_make(t);
                 /* Rounds: every thread runs to its next barrier (or its end);
                  * thread 0 already waits at its first. */
                 for (unsigned left = nt, first = 1; left > 0; first = 0) {

@@ -1,0 +1,320 @@
+/*
+ * model.c - the run-to-model test (verify/SOUNDNESS.md section 4): did the
+ * model in FILE come out of this run? A model remembers best what it saw
+ * last, so its loss on a training example falls with the example's
+ * position in the committed order. A model from elsewhere has no reason to
+ * follow this run's order: the order was drawn from the data seed,
+ * independently of the examples' content, so under that hypothesis every
+ * permutation of the positions is as likely as the committed one, which is
+ * what makes the permutation p-value exact. (A reference model would cut
+ * the noise of example difficulty, but one of this run's checkpoints would
+ * carry the run's order into the statistic and break that argument.)
+ *
+ * Design (fixed before looking at the model): the examples are windows the
+ * log's steps name; half are drawn from the last 5 % of the steps (the
+ * tail), half from the steps before, by a generator seeded with the last
+ * seal (the prover cannot choose them after the fact). Statistic:
+ * Spearman's rho between step and loss; p-value: one-sided, from random
+ * permutations of
+ * the steps (Besag-Clifford sequential stopping), so it needs no
+ * distributional assumption; z = rho sqrt(n - 1) is reported beside it.
+ */
+#include "verify/model.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/digest.h"
+#include "attest/error.h"
+#include "engine/gpt.h"
+#include "format/text.h"
+#include "verify/ckpt.h"
+
+#define PERMUTATIONS (1u << 20)
+#define EXCEEDANCES 1000u /* Besag-Clifford: stop after this many */
+
+static uint64_t u64(const json_t *o, const char *k)
+{
+    return (uint64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* xoshiro-style generator from a 32-byte seed (splitmix64 steps). */
+static uint64_t next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t below(uint64_t *s, uint64_t n)
+{
+    return n ? next(s) % n : 0; /* n is far below 2^64: the bias is negligible */
+}
+
+/* Mean loss of each example under g, B at a time. */
+static int losses(gpt *g, const uint8_t *tokens, size_t n, size_t T1, size_t B, double *out,
+                  char *err, size_t errsz)
+{
+    uint8_t *buf = calloc(B, T1);
+    double *l = calloc(B, sizeof *l);
+    if (!buf || !l) {
+        free(buf);
+        free(l);
+        return ATTEST_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i += B) {
+        size_t m = n - i < B ? n - i : B;
+        memcpy(buf, tokens + i * T1, m * T1);
+        if (gpt_sequence_losses(g, buf, l) != 0) {
+            free(buf);
+            free(l);
+            return attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", gpt_error(g));
+        }
+        memcpy(out + i, l, m * sizeof *l);
+    }
+    free(buf);
+    free(l);
+    return 0;
+}
+
+/*
+ * Difficulty of each example from its content alone: its mean cross-entropy
+ * under a byte-bigram model of the whole corpus (add-one smoothing).
+ */
+static int bigram_loss(const replay_log *l, const vdata *data, const uint8_t *tokens, size_t n,
+                       size_t T1, double *out, char *err, size_t errsz)
+{
+    uint32_t(*c)[256] = calloc(256, sizeof *c);
+    double *row = calloc(256, sizeof *row);
+    int rc = c && row ? 0 : ATTEST_ENOMEM;
+    for (size_t i = 0; !rc && i < l->n_shards; i++) {
+        uint64_t id = u64(l->shards[i].rec, "id"), samples = 0;
+        if (!vdata_path(data, id, &samples) || samples < 2) continue;
+        json_t *one = json_pack("[[I, I, I]]", (json_int_t)id, (json_int_t)0, (json_int_t)samples);
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        char why[300];
+        rc = one ? vdata_batch(data, one, &bytes, &len, why, sizeof why) : ATTEST_ENOMEM;
+        json_decref(one);
+        if (rc) {
+            rc = attest_text_fail(err, errsz, rc, "shard %" PRIu64 ": %s", id, why);
+            break;
+        }
+        for (size_t k = 0; k + 1 < len; k++) c[bytes[k]][bytes[k + 1]]++;
+        free(bytes);
+    }
+    for (int a = 0; !rc && a < 256; a++)
+        for (int b = 0; b < 256; b++) row[a] += c[a][b];
+    for (size_t i = 0; !rc && i < n; i++) {
+        const uint8_t *x = tokens + i * T1;
+        double s = 0;
+        for (size_t t = 0; t + 1 < T1; t++)
+            s -= log(((double)c[x[t]][x[t + 1]] + 1.0) / (row[x[t]] + 256.0));
+        out[i] = s / (double)(T1 - 1);
+    }
+    free(c);
+    free(row);
+    return rc;
+}
+
+/* Average ranks (ties share the mean rank), centred. */
+static int ranks(const double *x, size_t n, double *r)
+{
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return -1;
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    /* insertion sort is too slow for 10^4; a simple merge sort on indices */
+    size_t *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) {
+        free(idx);
+        return -1;
+    }
+    for (size_t w = 1; w < n; w *= 2)
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid || b < hi)
+                tmp[k++] = b >= hi || (a < mid && x[idx[a]] <= x[idx[b]]) ? idx[a++] : idx[b++];
+            memcpy(idx + lo, tmp + lo, (hi - lo) * sizeof *idx);
+        }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && x[idx[j + 1]] == x[idx[i]]) j++;
+        double avg = (double)(i + j) / 2.0 - (double)(n - 1) / 2.0;
+        for (size_t k = i; k <= j; k++) r[idx[k]] = avg;
+        i = j + 1;
+    }
+    free(idx);
+    free(tmp);
+    return 0;
+}
+
+int replay_model_test(const replay_log *l, const vdata *data, const attest_replay_options *o,
+                      const gpt_config *cfg, json_t *out, char *err, size_t errsz)
+{
+    int rc = 0;
+    size_t n_steps = l->n_steps, B = cfg->batch, T1 = (size_t)cfg->context + 1;
+    uint64_t last = n_steps ? u64(l->steps[n_steps - 1].rec, "step") : 0;
+    uint64_t tail_from = replay_model_tail_from(last); /* steps tail_from..last */
+    json_object_set_new(out, "file", json_string(o->model));
+    if (last < 40)
+        return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                "the run is too short for the run-to-model test (%" PRIu64
+                                " steps; it needs 40)",
+                                last);
+
+    // Draw the examples: step records in the tail and before, B windows each.
+    size_t want = o->model_examples ? o->model_examples : 4000;
+    size_t tail_first = n_steps;
+    while (tail_first > 0 && u64(l->steps[tail_first - 1].rec, "step") >= tail_from) tail_first--;
+    uint64_t pool[2] = {(uint64_t)(n_steps - tail_first) * B, (uint64_t)tail_first * B};
+    size_t take[2] = {want / 2, want - want / 2};
+    for (int h = 0; h < 2; h++)
+        if (take[h] > pool[h]) take[h] = (size_t)pool[h];
+    size_t n = take[0] + take[1];
+    uint8_t seed[32];
+    attest_sha256((const uint8_t *)l->last_note, strlen(l->last_note), seed);
+    uint64_t st;
+    memcpy(&st, seed, sizeof st);
+    st ^= 0x72756e2d746f2d6du; /* "run-to-m": its own stream */
+    uint8_t *seen = calloc((size_t)(pool[0] + pool[1]) / 8 + 1, 1);
+    uint8_t *tokens = malloc(n ? n * T1 : 1);
+    double *pos = malloc(n * sizeof *pos), *d = malloc(n * sizeof *d), *lf = malloc(n * sizeof *lf),
+           *bg = malloc(n * sizeof *bg),
+           *rp = malloc(n * sizeof *rp), *rd = malloc(n * sizeof *rd);
+    gpt *gf = NULL;
+    vckpt *final = NULL;
+    if (!seen || !tokens || !pos || !d || !lf || !bg || !rp || !rd) {
+        rc = ATTEST_ENOMEM;
+        goto done;
+    }
+    size_t k = 0;
+    for (int h = 0; h < 2; h++)
+        for (size_t got = 0; got < take[h];) {
+            uint64_t e = below(&st, pool[h]);
+            uint64_t flat = h == 0 ? (uint64_t)tail_first * B + e : e;
+            if (seen[flat / 8] & (1u << (flat % 8))) continue;
+            seen[flat / 8] |= (uint8_t)(1u << (flat % 8));
+            const json_t *rec = l->steps[flat / B].rec;
+            json_t *one = json_array();
+            json_array_append(one, json_array_get(json_object_get(rec, "batch"), flat % B));
+            uint8_t *bytes = NULL;
+            size_t len = 0;
+            char why[300];
+            rc = vdata_batch(data, one, &bytes, &len, why, sizeof why);
+            json_decref(one);
+            if (rc || len != T1) {
+                free(bytes);
+                rc = attest_text_fail(err, errsz, rc ? rc : ATTEST_EVERIFY,
+                                      "record %" PRIu64 ": example %zu: %s",
+                                      l->steps[flat / B].index, (size_t)(flat % B),
+                                      rc ? why : "not one window of the model's context");
+                goto done;
+            }
+            memcpy(tokens + k * T1, bytes, T1);
+            free(bytes);
+            pos[k++] = (double)u64(rec, "step");
+            got++;
+        }
+
+    // Losses under the model.
+    char why[256];
+    if (gpt_new(&gf, cfg, o->threads ? o->threads : 1, why, sizeof why) != 0) {
+        rc = attest_text_fail(err, errsz, ATTEST_ENOMEM, "engine: %s", why);
+        goto done;
+    }
+    if ((rc = vckpt_load(&final, o->model, NULL, 0, err, errsz)) != 0 ||
+        (rc = replay_engine_load(gf, final, 1, err, errsz)) != 0 ||
+        (rc = losses(gf, tokens, n, T1, B, lf, err, errsz)) != 0 ||
+        (rc = bigram_loss(l, data, tokens, n, T1, bg, err, errsz)) != 0)
+        goto done;
+    // The model's loss less what the content alone predicts (least squares on the bigram loss).
+    double mean_f = 0, mean_b = 0, sxy = 0, sxx = 0;
+    for (size_t i = 0; i < n; i++) {
+        mean_f += lf[i] / (double)n;
+        mean_b += bg[i] / (double)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sxy += (bg[i] - mean_b) * (lf[i] - mean_f);
+        sxx += (bg[i] - mean_b) * (bg[i] - mean_b);
+    }
+    double beta = sxx > 0 ? sxy / sxx : 0;
+    for (size_t i = 0; i < n; i++) d[i] = lf[i] - beta * bg[i];
+    if (ranks(pos, n, rp) != 0 || ranks(d, n, rd) != 0) {
+        rc = ATTEST_ENOMEM;
+        goto done;
+    }
+    double sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < n; i++) {
+        sab += rp[i] * rd[i];
+        saa += rp[i] * rp[i];
+        sbb += rd[i] * rd[i];
+    }
+    double rho = saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
+
+    // One-sided permutation test: how often does a random order correlate as strongly?
+    uint64_t perm = 0, hits = 0;
+    for (; perm < PERMUTATIONS && hits < EXCEEDANCES; perm++) {
+        for (size_t i = n; i > 1; i--) { /* Fisher-Yates on the step ranks */
+            size_t j = (size_t)below(&st, i);
+            double t = rp[i - 1];
+            rp[i - 1] = rp[j];
+            rp[j] = t;
+        }
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += rp[i] * rd[i];
+        if (s <= sab) hits++;
+    }
+    double p = hits >= EXCEEDANCES ? (double)hits / (double)perm
+                                   : (double)(hits + 1) / (double)(perm + 1);
+    double z = rho * sqrt((double)(n > 1 ? n - 1 : 1));
+    int shown = p < ATTEST_MODEL_ALPHA && rho < 0;
+    json_object_set_new(out, "examples", json_integer((json_int_t)n));
+    json_object_set_new(out, "tail_steps", json_pack("[I, I]", (json_int_t)tail_from, (json_int_t)last));
+    json_object_set_new(out, "mean_loss", json_real(mean_f));
+    json_object_set_new(out, "difficulty_slope", json_real(beta));
+    json_object_set_new(out, "spearman", json_real(rho));
+    json_object_set_new(out, "z", json_real(z));
+    json_object_set_new(out, "p_normal", json_real(0.5 * erfc(-z / sqrt(2.0))));
+    json_object_set_new(out, "p", json_real(p));
+    json_object_set_new(out, "permutations", json_integer((json_int_t)perm));
+    json_object_set_new(out, "alpha", json_real(ATTEST_MODEL_ALPHA));
+    json_object_set_new(
+        out, "meaning",
+        json_string(shown ? "the model's losses follow this run's committed data order: it knows "
+                            "best the examples this run trained on last; a model trained "
+                            "elsewhere shows this with probability p"
+                          : "no trace of this run's data order: a model from another run looks "
+                            "like this; so can this run's model when its learning rate ended "
+                            "near zero or it was changed after training (verify/SOUNDNESS.md)"));
+    json_object_set_new(out, "result", json_string(shown ? "passed" : "failed"));
+    if (!shown)
+        rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                              "model %s: not shown to come from this run: its losses on %zu "
+                              "training examples show no trace of the committed order "
+                              "(Spearman %.3f, p = %.3g, needs < %g)",
+                              o->model, n, rho, p, ATTEST_MODEL_ALPHA);
+done:
+    if (rc && !json_object_get(out, "result")) {
+        json_object_set_new(out, "result", json_string(rc == ATTEST_EVERIFY ? "failed" : "error"));
+        json_object_set_new(out, "reason", json_string(err));
+    } else if (rc) {
+        json_object_set_new(out, "reason", json_string(err));
+    }
+    vckpt_free(final);
+    gpt_free(gf);
+    free(seen);
+    free(tokens);
+    free(pos);
+    free(d);
+    free(lf);
+    free(bg);
+    free(rp);
+    free(rd);
+    return rc;
+}
