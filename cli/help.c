@@ -44,8 +44,13 @@ static const struct topic {
      "     run's own command (--external-replay) within the run's tolerance;\n"
      "  5. reports each segment and the chance that the uniform draw catches a\n"
      "     run with a given fraction of forged segments.\n"
+     "Every segment is also checked against what AdamW can move the weights in\n"
+     "its logged steps; implausible ones (a swap, an interpolation) are always\n"
+     "replayed. --model FILE asks whether FILE came out of the run (a\n"
+     "permutation test on its losses against the committed order).\n"
      "Give a fresh nonce: without one the prover could predict the draw.\n"
-     "Specification: verify/REPLAY.md, engine/ENGINE.md.\n"},
+     "Specification: verify/REPLAY.md, engine/ENGINE.md; what each check\n"
+     "proves: verify/SOUNDNESS.md.\n"},
     {"scripting", "output for scripts",
      "  attest verify ... --json        the whole report as one JSON object\n"
      "  attest log show LOG --json      the records as JSON Lines\n"
