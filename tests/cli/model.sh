@@ -33,9 +33,9 @@ assert "  ... p above 0.01" test "$(json_of "int(m['p'] > 0.01)")" -eq 1
 
 expect "a model of another width" 0 "$TRAIN" --out "$T/narrow" "${CFG[@]}" --steps 1 --width 32
 expect_failure "  ... is named as not of this architecture" \
-    "^model .*step-000000.safetensors: tensor wte is missing or not the run's dtype and shape" \
+    "^model .*step-000000.safetensors: tensor wte is missing or not attest-gpt/1's dtype and shape" \
     model "$T/narrow/checkpoints/step-000000.safetensors"
 expect "a file that is not safetensors cannot be checked (exit 2)" 2 model "$T/run/run.pub"
-assert "  ... and the report says so" grep -q "run.pub: not a safetensors file" "$T/out"
+assert "  ... and the report says so" grep -q "run.pub: not a safetensors file" "$T/err"
 expect_err "--model-examples goes with --model" 2 "goes with --model" \
     "$ATTEST" verify "$T/run/run.log" --pub "$T/run/run.pub" --model-examples 100
