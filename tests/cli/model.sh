@@ -36,6 +36,7 @@ expect_failure "  ... is named as not of this architecture" \
     "^model .*step-000000.safetensors: tensor wte is missing or not attest-gpt/1's dtype and shape" \
     model "$T/narrow/checkpoints/step-000000.safetensors"
 expect "a file that is not safetensors cannot be checked (exit 2)" 2 model "$T/run/run.pub"
-assert "  ... and the report says so" grep -q "run.pub: not a safetensors file" "$T/err"
+cp "$T/err" "$T/stderr"
+assert "  ... and the report says so" grep -q "run.pub: not a safetensors file" "$T/stderr"
 expect_err "--model-examples goes with --model" 2 "goes with --model" \
     "$ATTEST" verify "$T/run/run.log" --pub "$T/run/run.pub" --model-examples 100
