@@ -288,9 +288,24 @@ static void plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckpt 
         lr[i - first] = json_number_value(json_object_get(c->log->steps[i].rec, "lr"));
     plaus_result r;
     uint64_t a_step = u64(c->log->ckpts[seg].rec, "step");
+    uint64_t b_step = u64(c->log->ckpts[seg + 1].rec, "step");
     if (plaus_segment(a, b, weights_prefix(c), a_step, lr, last - first, o, &r) == 0) {
         char why[300];
         plaus_verdict(&r, why, sizeof why);
+        // The step counter the checkpoint itself carries, and the run's checkpoint spacing.
+        const uint8_t *sd = NULL;
+        const attest_tensor_info *st = vckpt_find(b, "state", &sd);
+        uint64_t counter = 0, every = u64(json_object_get(c->log->run.rec, "config"),
+                                          "checkpoint_every");
+        if (st && strcmp(st->dtype, "U64") == 0 && vckpt_numel(st) >= 1) {
+            memcpy(&counter, sd, sizeof counter);
+            if (!why[0] && counter != b_step)
+                snprintf(why, sizeof why, "its checkpoint's step counter says %" PRIu64
+                         ", its record step %" PRIu64, counter, b_step);
+        }
+        if (!why[0] && every && b_step - a_step != every && seg + 2 < c->log->n_ckpts)
+            snprintf(why, sizeof why, "it spans %" PRIu64 " steps where the run checkpoints every %"
+                     PRIu64, b_step - a_step, every);
         json_t *entry = json_pack("{s:I, s:I, s:f, s:f}", "segment", (json_int_t)seg, "from_step",
                                   (json_int_t)a_step, "move_per_lr", r.move, "lr_sum", r.lr_sum);
         if (entry && r.bound_use >= 0) {

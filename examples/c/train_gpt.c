@@ -176,9 +176,10 @@ static int save(const gpt *g, const char *dir, uint64_t step, char *path, size_t
 #ifdef TRAIN_GPT_FORGE
 /* Dishonest runs for the verifier's tests (never in the example users build). */
 enum forge { HONEST, INIT_SEED, SWAP_WEIGHTS, OTHER_DATA, OTHER_REFS, EDIT_LOSS, INTERPOLATE,
-             BLINDFOLD };
-static const char *const forge_names[] = {"honest",     "init-seed", "swap-weights", "other-data",
-                                          "other-refs", "edit-loss", "interpolate",  "blindfold"};
+             BLINDFOLD, COUNTER };
+static const char *const forge_names[] = {"honest",      "init-seed", "swap-weights",
+                                          "other-data",  "other-refs", "edit-loss",
+                                          "interpolate", "blindfold",  "counter"};
 
 /*
  * interpolate, blindfold:G: the forger owns a target model (here: another
@@ -494,7 +495,15 @@ int main(int argc, char **argv)
         step.grad_norm = res.grad_norm;
         attest_run_step(run, &step);
         if (s % ckpt_every == 0 || s == cfg.steps) {
+#ifdef TRAIN_GPT_FORGE
+            uint64_t *counter = gpt_tensor_find(g, "state")->data;
+            if (forge == COUNTER && s == forge_step) counter[0] = s + 1; // a checkpoint of another step
+            int bad = save(g, out, s, path, sizeof path);
+            if (forge == COUNTER && s == forge_step) counter[0] = s;
+            if (bad) return 1;
+#else
             if (save(g, out, s, path, sizeof path) != 0) return 1;
+#endif
             attest_run_checkpoint(run, s, path, 0);
         }
         if (s % seal_every == 0) attest_run_seal(run);

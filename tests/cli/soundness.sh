@@ -46,3 +46,9 @@ assert "  ... the replay of a tiny one fails" grep -Eq "^segment +#2 .*implausib
 verify0 "$T/blindfold" --json >"$T/report.json" 2>/dev/null
 assert "  ... the JSON report names the reason" \
     test "$(json_of "sum('too small' in p.get('implausible','') for p in r['plausibility'])")" -eq 4
+
+expect "forge: a checkpoint whose own step counter is not its record's" 0 \
+    "$FORGE" --out "$T/counter" "${SMALL[@]}" --forge counter:60
+expect_failure "  ... is flagged and replayed" \
+    "^implausible segment #2 .*its checkpoint's step counter says 61, its record step 60" \
+    verify0 "$T/counter"
