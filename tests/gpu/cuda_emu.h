@@ -123,7 +123,7 @@ dim3 threadIdx, blockIdx, blockDim, gridDim;
 static ucontext_t emu_main;
 static std::vector<ucontext_t> emu_ctx;
 static std::vector<char> emu_done;
-static std::vector<char *> emu_stacks;
+static char *emu_stacks[1024]; /* one stack per thread of a block, kept for the process */
 static const std::function<void()> *emu_body;
 static unsigned emu_cur;
 static int emu_direct; /* threads run on the caller's stack: must not synchronize */
@@ -156,8 +156,9 @@ static __attribute__((noinline)) void emu_make(unsigned t)
 void emu_launch(dim3 grid, dim3 block, const std::function<void()> &body)
 {
     unsigned nt = block.x * block.y * block.z;
-    while (emu_stacks.size() < nt)
-        emu_stacks.push_back((char *)malloc(EMU_STACK));
+    if (nt > 1024) abort(); /* CUDA's limit too */
+    for (unsigned t = 0; t < nt; t++)
+        if (!emu_stacks[t] && !(emu_stacks[t] = (char *)malloc(EMU_STACK))) abort();
     emu_ctx.resize(nt);
     emu_done.assign(nt, 0);
     emu_body = &body;
