@@ -338,7 +338,10 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
             continue;
         }
         int rc = vdata_add(data, c->o->data_dir, l->shards[i].rec, l->shards[i].index, err, errsz);
-        if (rc) return rc;
+        if (rc) {
+            json_decref(plaus);
+            return rc;
+        }
         shards++;
     }
     replay_progress(c, "shards: %zu files match the log", shards);
