@@ -523,6 +523,15 @@ int main(int argc, char **argv)
     printf("mean_step_ms %.4f\n", 1000 * compute / (double)cfg.steps);
     printf("mean_loop_step_ms %.4f\n", 1000 * loop / (double)cfg.steps);
     printf("log %s  (check: attest verify %s --pub %s/run.pub --replay 3)\n", log, log, out);
+#ifdef TRAIN_GPT_FORGE
+    for (size_t i = 0; fk.target && i < gpt_tensor_count(g); i++) {
+        free(fk.target[i]);
+        free(fk.start[i]);
+    }
+    free(fk.target);
+    free(fk.start);
+    free(fk.res);
+#endif
     gpt_free(g);
     free(tokens);
     free(win);
