@@ -122,35 +122,32 @@ static int bigram_loss(const replay_log *l, const vdata *data, const uint8_t *to
     return rc;
 }
 
+typedef struct ranked {
+    double v;
+    size_t i;
+} ranked;
+
+static int by_value(const void *a, const void *b)
+{
+    double x = ((const ranked *)a)->v, y = ((const ranked *)b)->v;
+    return (x > y) - (x < y);
+}
+
 /* Average ranks (ties share the mean rank), centred. */
 static int ranks(const double *x, size_t n, double *r)
 {
-    size_t *idx = malloc(n * sizeof *idx);
-    if (!idx) return -1;
-    for (size_t i = 0; i < n; i++) idx[i] = i;
-    /* insertion sort is too slow for 10^4; a simple merge sort on indices */
-    size_t *tmp = malloc(n * sizeof *tmp);
-    if (!tmp) {
-        free(idx);
-        return -1;
-    }
-    for (size_t w = 1; w < n; w *= 2)
-        for (size_t lo = 0; lo < n; lo += 2 * w) {
-            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t a = lo, b = mid, k = lo;
-            while (a < mid || b < hi)
-                tmp[k++] = b >= hi || (a < mid && x[idx[a]] <= x[idx[b]]) ? idx[a++] : idx[b++];
-            memcpy(idx + lo, tmp + lo, (hi - lo) * sizeof *idx);
-        }
+    ranked *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s) return -1;
+    for (size_t i = 0; i < n; i++) s[i] = (ranked){x[i], i};
+    qsort(s, n, sizeof *s, by_value);
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j + 1 < n && x[idx[j + 1]] == x[idx[i]]) j++;
+        while (j + 1 < n && s[j + 1].v == s[i].v) j++;
         double avg = (double)(i + j) / 2.0 - (double)(n - 1) / 2.0;
-        for (size_t k = i; k <= j; k++) r[idx[k]] = avg;
+        for (size_t k = i; k <= j; k++) r[s[k].i] = avg;
         i = j + 1;
     }
-    free(idx);
-    free(tmp);
+    free(s);
     return 0;
 }
 

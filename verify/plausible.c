@@ -54,17 +54,17 @@ int plaus_segment(const vckpt *a, const vckpt *b, const char *prefix, uint64_t a
 {
     memset(r, 0, sizeof *r);
     r->bound_use = -1;
-    double adam = 0, lr_sum = 0, lr_abs = 0, lr_sq = 0;
+    double adam = 0, lr_sum = 0, lr_sq = 0;
     for (size_t j = 0; j < n; j++) {
         double l = fabs(lr[j]);
         lr_sum += l;
         lr_sq += l * l;
         if (o->adamw) adam += l * adam_step_bound(o, a_step + 1 + j);
-        lr_abs += l;
     }
     r->lr_sum = lr_sum;
-    double sq = 0;
+    double sq = 0, base = 0;
     uint64_t count = 0;
+    int any = 0;
     for (size_t i = 0; i < vckpt_count(a); i++) {
         const uint8_t *x = NULL, *y = NULL;
         const attest_tensor_info *ta = vckpt_tensor(a, i, &x);
@@ -73,17 +73,19 @@ int plaus_segment(const vckpt *a, const vckpt *b, const char *prefix, uint64_t a
         if (!tb || !vckpt_same_layout(ta, tb)) continue;
         uint64_t numel = vckpt_numel(ta);
         double pmax = 0, dmax = 0;
+        any = 1;
         for (uint64_t k = 0; k < numel; k++) {
             double u = vckpt_value(ta->dtype, x, k), v = vckpt_value(ta->dtype, y, k);
             double d = fabs(v - u);
             if (fabs(u) > pmax) pmax = fabs(u);
+            base += u * u;
             if (d > dmax || d != d) dmax = d != d ? INFINITY : d;
             sq += d * d;
         }
         count += numel;
         if (o->adamw) {
             /* decay: lr wd |p| per step, |p| <= pmax + adam along the way */
-            double bound = adam + o->weight_decay * lr_abs * (pmax + adam);
+            double bound = adam + o->weight_decay * lr_sum * (pmax + adam);
             double use = bound > 0 ? dmax / bound : (dmax > 0 ? INFINITY : 0);
             if (use > r->bound_use) {
                 r->bound_use = use;
@@ -91,8 +93,9 @@ int plaus_segment(const vckpt *a, const vckpt *b, const char *prefix, uint64_t a
             }
         }
     }
-    if (!count) return -1;
-    double rms = sqrt(sq / (double)count);
+    if (!any) return -1;
+    r->rel_update = base > 0 ? sqrt(sq) / sqrt(base) : (sq > 0 ? INFINITY : 0);
+    double rms = count ? sqrt(sq / (double)count) : 0;
     r->move = lr_sq > 0 ? rms / sqrt(lr_sq) : (rms > 0 ? INFINITY : 0);
     return 0;
 }

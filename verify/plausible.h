@@ -36,6 +36,7 @@ typedef struct plaus_result {
     char tensor[128]; /* the tensor where bound_use is largest */
     double move;      /* RMS over elements of |b - a| / sqrt(sum of lr^2) */
     double lr_sum;
+    double rel_update; /* ||b - a|| / ||a||, as vckpt_rel_update gives it */
 } plaus_result;
 
 /*

@@ -275,21 +275,29 @@ static void detection(json_t *report, size_t n)
  * *no_data when a shard is, missing[i] for checkpoint i (then unknown[] marks
  * the segments next to it, whose update cannot be measured).
  */
-/* Plausibility of segment seg (verify/plausible.h): its entry in plaus, and whether to force it. */
-static void plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckpt *b,
-                         const plaus_opt *o, json_t *plaus, uint8_t *implausible)
+/*
+ * Plausibility of segment seg (verify/plausible.h): its entry in plaus, and
+ * whether to force it. Returns the relative update, measured in the same pass.
+ */
+static double plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckpt *b,
+                           const plaus_opt *o, json_t *plaus, uint8_t *implausible)
 {
     size_t first = 0, last = 0;
     char e[8];
-    if (segment_steps(c, seg, &first, &last, e, sizeof e) != 0) return;
+    int steps_ok = segment_steps(c, seg, &first, &last, e, sizeof e) == 0;
+    if (!steps_ok) first = last = 0; /* replay reports it; only the update is measured */
     double *lr = calloc(last > first ? last - first : 1, sizeof *lr);
-    if (!lr) return;
+    if (!lr) return vckpt_rel_update(a, b, weights_prefix(c));
     for (size_t i = first; i < last; i++)
         lr[i - first] = json_number_value(json_object_get(c->log->steps[i].rec, "lr"));
     plaus_result r;
     uint64_t a_step = u64(c->log->ckpts[seg].rec, "step");
     uint64_t b_step = u64(c->log->ckpts[seg + 1].rec, "step");
-    if (plaus_segment(a, b, weights_prefix(c), a_step, lr, last - first, o, &r) == 0) {
+    if (plaus_segment(a, b, weights_prefix(c), a_step, lr, last - first, o, &r) != 0) {
+        free(lr);
+        return -1; /* no weight tensor in common */
+    }
+    if (steps_ok) {
         char why[300];
         plaus_verdict(&r, why, sizeof why);
         // The step counter the checkpoint itself carries, and the run's checkpoint spacing.
@@ -319,6 +327,7 @@ static void plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckpt 
         json_array_append_new(plaus, entry);
     }
     free(lr);
+    return r.rel_update;
 }
 
 static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *missing,
@@ -362,10 +371,7 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
             json_decref(plaus);
             return rc;
         }
-        if (prev) {
-            update[i - 1] = vckpt_rel_update(prev, cur, weights_prefix(c));
-            plausibility(c, i - 1, prev, cur, &po, plaus, implausible);
-        }
+        if (prev) update[i - 1] = plausibility(c, i - 1, prev, cur, &po, plaus, implausible);
         vckpt_free(prev);
         prev = cur;
         cur = NULL;
