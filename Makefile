@@ -33,8 +33,19 @@ CUDA_ARCH   ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code
 NVCC_FLAGS   = -O3 -std=c++17 -fmad=false -prec-div=true -prec-sqrt=true -ftz=false $(CUDA_ARCH) \
                -Werror all-warnings -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror -Iengine
 CUDA_SRC    := $(sort $(wildcard engine/cuda/*.cu))
+# nvcc may be a wrapper script: its own -dryrun names the toolkit's root, and
+# the toolkit keeps its libraries in lib64, lib or targets/<arch>/lib.
 ifneq ($(NVCC),)
-CUDA_LIBDIR := $(abspath $(dir $(NVCC))../lib64)
+CUDA_TOP    := $(shell $(NVCC) -dryrun -x cu -c /dev/null 2>&1 | sed -n 's/^\#\$$ TOP=//p')
+CUDA_FIND    = $(patsubst %/,%,$(dir $(firstword $(wildcard $(addsuffix /$1,$(addprefix $(CUDA_TOP)/,$2))))))
+CUDA_LIBDIR := $(call CUDA_FIND,libcudart_static.a,lib64 lib targets/*/lib)
+CUDA_INCDIR := $(call CUDA_FIND,cuda_runtime.h,include targets/*/include)
+ifeq ($(CUDA_LIBDIR),)
+$(warning $(NVCC) has no libcudart_static.a beside it: building without the CUDA backend)
+override NVCC :=
+endif
+endif
+ifneq ($(NVCC),)
 CUDA_OBJ    := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_LIBS   := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lstdc++
 else
@@ -164,8 +175,8 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(STATIC)
 # The CUDA backend against the CPU engine: with the real backend (on a GPU it
 # compares, without one it checks the error), and with the CUDA source run
 # by the CPU emulation of tests/gpu/cuda_emu.h.
-GPU_TESTS   := $(BUILD)/tests/gpu/engine_devices $(if $(NVCC),$(BUILD)/tests/gpu/engine_devices_emu \
-               $(BUILD)/tests/gpu/sumsq_emu $(BUILD)/tests/gpu/sumsq)
+GPU_TESTS   := $(BUILD)/tests/gpu/engine_devices $(BUILD)/tests/gpu/engine_devices_emu \
+               $(BUILD)/tests/gpu/sumsq_emu $(if $(NVCC),$(BUILD)/tests/gpu/sumsq)
 CUDA_KERNEL_OBJ := $(filter-out %/gpt_cuda.o,$(CUDA_OBJ))
 EMU_FLAGS    = -std=c++17 -x c++ -DGPT_CUDA_EMU -include tests/gpu/cuda_emu.h -Wall -Wextra -Werror \
                -Wno-unknown-pragmas -fPIC -Iengine -Itests/gpu $(CFLAGS) $(ENGINE_FP)
@@ -194,7 +205,7 @@ $(BUILD)/tests/gpu/engine_devices_emu: tests/gpu/engine_devices.c tests/harness.
 # The library, the CLI and the trainer with the emulated CUDA backend, for
 # the cross-device tests of make check (tests/cli/device.sh).
 EMU_LIB     := $(BUILD)/tests/gpu/libattest-emu.a
-EMU_BIN     := $(if $(NVCC),$(BUILD)/tests/gpu/attest-emu $(BUILD)/tests/gpu/train_gpt-emu $(BUILD)/tests/gpu/forge_gpt-emu)
+EMU_BIN     := $(BUILD)/tests/gpu/attest-emu $(BUILD)/tests/gpu/train_gpt-emu $(BUILD)/tests/gpu/forge_gpt-emu
 
 $(EMU_LIB): $(filter-out $(CUDA_OBJ),$(LIB_OBJ)) $(EMU_OBJ)
 	@mkdir -p $(dir $@)
@@ -202,15 +213,15 @@ $(EMU_LIB): $(filter-out $(CUDA_OBJ),$(LIB_OBJ)) $(EMU_OBJ)
 
 $(BUILD)/tests/gpu/attest-emu: $(CLI_OBJ) $(EMU_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(EMU_LIB) $(PKG_LIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(EMU_LIB) $(PKG_LIBS) -lstdc++
 
 $(BUILD)/tests/gpu/train_gpt-emu: examples/c/train_gpt.c engine/gpt.h $(EMU_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(WARN) $(DEFS) -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS)
+	@$(CC) $(WARN) $(DEFS) -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS) -lstdc++
 
 $(BUILD)/tests/gpu/forge_gpt-emu: examples/c/train_gpt.c engine/gpt.h $(EMU_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(WARN) $(DEFS) -DTRAIN_GPT_FORGE -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS)
+	@$(CC) $(WARN) $(DEFS) -DTRAIN_GPT_FORGE -Iinclude -Iengine $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_LIB) $(PKG_LIBS) -lstdc++
 
 $(BUILD)/tests/gpu/sumsq_emu: tests/gpu/sumsq.cc $(EMU_OBJ)
 	@mkdir -p $(dir $@)
@@ -220,7 +231,7 @@ $(BUILD)/tests/gpu/sumsq_emu: tests/gpu/sumsq.cc $(EMU_OBJ)
 $(BUILD)/tests/gpu/sumsq $(ENGINE_ONLY)/tests/gpu/sumsq: tests/gpu/sumsq.cc $(CUDA_KERNEL_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) -I. -I$(abspath $(dir $(NVCC))../include) -o $@ $< \
+	@$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) -I. -I$(CUDA_INCDIR) -o $@ $< \
 	  $(CUDA_KERNEL_OBJ) $(CUDA_LIBS) -pthread
 
 tests: all $(UNIT_BIN) $(FUZZ_REPLAY) $(EXAMPLE_BIN) $(TOOL_BIN) $(GPU_TESTS) $(EMU_BIN)
