@@ -205,11 +205,72 @@ static void identity(hbuf *b, const json_t *r)
                     "whose TPM made the evidence is unproven</td></tr>\n");
     }
     const json_t *rp = json_object_get(r, "replay");
-    if (str(rp, "mode"))
-        row(b, "Replay", str(rp, "mode"));
-    else
+    if (str(rp, "mode")) {
+        hbuf_add(b, "<tr><th>Replay</th><td>");
+        hbuf_text(b, str(rp, "mode"));
+        if (str(rp, "device")) {
+            hbuf_add(b, ", on ");
+            hbuf_text(b, str(rp, "device"));
+        }
+        hbuf_add(b, "</td></tr>\n");
+    } else
         hbuf_add(b, "<tr><th>Replay</th><td>not asked (no --replay)</td></tr>\n");
     hbuf_add(b, "</table></section>\n");
+}
+
+/* The segments checked without replay (verify/SOUNDNESS.md section 3). */
+static void plausibility(hbuf *b, const json_t *rp)
+{
+    const json_t *pl = json_object_get(rp, "plausibility"), *e;
+    size_t i, flagged = 0;
+    if (!json_array_size(pl)) return;
+    json_array_foreach(pl, i, e) flagged += str(e, "implausible") != NULL;
+    hbuf_add(b, "<li>%s Plausibility: %zu segment(s) checked without replay against ",
+             flagged ? "<span class=\"warn\">! flagged</span>" : "<span class=\"ok\">&#10004; "
+                                                                 "passed</span>",
+             json_array_size(pl));
+    hbuf_text(b, is(str(rp, "optimizer_bound"), "AdamW") ? "the AdamW bound and the movement floor"
+                                                          : "the movement floor (no AdamW bound: the run names no AdamW constants)");
+    if (!flagged) hbuf_add(b, "; none implausible");
+    hbuf_add(b, "</li>\n");
+    json_array_foreach(pl, i, e)
+    {
+        if (!str(e, "implausible")) continue;
+        hbuf_add(b, "<li><span class=\"warn\">! implausible</span> Segment #%.0f (after step "
+                    "%.0f): <span class=\"warn\">",
+                 num(e, "segment"), num(e, "from_step"));
+        hbuf_text(b, str(e, "implausible"));
+        hbuf_add(b, "</span>; replayed whatever the draw</li>\n");
+    }
+}
+
+/* The run-to-model test (verify/SOUNDNESS.md section 4). */
+static void model(hbuf *b, const json_t *m)
+{
+    hbuf_add(b, "<li>");
+    result(b, str(m, "result"));
+    hbuf_add(b, " Model <code>");
+    hbuf_text(b, str(m, "file"));
+    hbuf_add(b, "</code> came out of this run");
+    if (!isnan(num(m, "spearman")))
+        hbuf_add(b, ": Spearman %.3f between step and loss on %.0f examples, permutation p = "
+                    "%.3g (needs &lt; %g; z = %.2f). ",
+                 num(m, "spearman"), num(m, "examples"), num(m, "p"), num(m, "alpha"), num(m, "z"));
+    else
+        hbuf_add(b, ": ");
+    const char *why = str(m, "meaning") ? str(m, "meaning") : str(m, "reason");
+    if (why) {
+        hbuf_add(b, "<span class=\"%s\">", is(str(m, "result"), "passed") ? "ok" : "bad");
+        hbuf_text(b, why);
+        hbuf_add(b, "</span>");
+    }
+    const json_t *ctl = json_object_get(m, "control");
+    if (str(ctl, "checkpoint"))
+        hbuf_add(b, " Control: the run's losses reproduced on step %.0f's examples "
+                    "(relative error %.2g, tolerance %.2g): %s.",
+                 num(ctl, "step"), num(ctl, "relative_error"), num(ctl, "tolerance"),
+                 is(str(ctl, "result"), "passed") ? "passed" : "FAILED");
+    hbuf_add(b, "</li>\n");
 }
 
 /* Every check the report knows of, the failed ones with their reasons. */
@@ -264,8 +325,11 @@ static void checks(hbuf *b, const json_t *r)
         }
         hbuf_add(b, "</li>\n");
     }
+    plausibility(b, rp);
+    const json_t *m = json_object_get(rp, "model");
+    if (m) model(b, m);
     // A failure no listed check explains (e.g. a replay that could not start).
-    if (!passed && structure_ok && reason && !str(init, "reason") &&
+    if (!passed && structure_ok && reason && !str(init, "reason") && !str(m, "reason") &&
         !json_array_size(json_object_get(rp, "segments"))) {
         hbuf_add(b, "<li>");
         result(b, str(r, "verdict"));

@@ -30,7 +30,6 @@
 
 #include "attest/digest.h"
 #include "attest/error.h"
-#include "engine/gpt.h"
 #include "format/text.h"
 #include "verify/ckpt.h"
 
@@ -54,32 +53,6 @@ static uint64_t next(uint64_t *s)
 static uint64_t below(uint64_t *s, uint64_t n)
 {
     return n ? next(s) % n : 0; /* n is far below 2^64: the bias is negligible */
-}
-
-/* Mean loss of each example under g, B at a time. */
-static int losses(gpt *g, const uint8_t *tokens, size_t n, size_t T1, size_t B, double *out,
-                  char *err, size_t errsz)
-{
-    uint8_t *buf = calloc(B, T1);
-    double *l = calloc(B, sizeof *l);
-    if (!buf || !l) {
-        free(buf);
-        free(l);
-        return ATTEST_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i += B) {
-        size_t m = n - i < B ? n - i : B;
-        memcpy(buf, tokens + i * T1, m * T1);
-        if (gpt_sequence_losses(g, buf, l) != 0) {
-            free(buf);
-            free(l);
-            return attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", gpt_error(g));
-        }
-        memcpy(out + i, l, m * sizeof *l);
-    }
-    free(buf);
-    free(l);
-    return 0;
 }
 
 /*
@@ -151,11 +124,81 @@ static int ranks(const double *x, size_t n, double *r)
     return 0;
 }
 
-int replay_model_test(const replay_log *l, const vdata *data, const attest_replay_options *o,
-                      const gpt_config *cfg, json_t *out, char *err, size_t errsz)
+/* The bytes of one [shard, first, count] reference; err names the record and example. */
+static int example(const vdata *data, const vrec *step, size_t i, uint8_t **bytes, size_t *len,
+                   char *err, size_t errsz)
+{
+    json_t *one = json_array();
+    char why[300];
+    int rc = one ? 0 : ATTEST_ENOMEM;
+    if (!rc) json_array_append(one, json_array_get(json_object_get(step->rec, "batch"), i));
+    if (!rc) rc = vdata_batch(data, one, bytes, len, why, sizeof why);
+    json_decref(one);
+    if (rc == ATTEST_ENOMEM) return rc;
+    return rc ? attest_text_fail(err, errsz, rc, "record %" PRIu64 ": example %zu: %s",
+                                 step->index, i, why)
+              : 0;
+}
+
+/*
+ * The control: the losses the backend gives for the last checkpoint that a
+ * logged step follows, on that step's examples, must average to the loss
+ * the run logged for that step (within what the backend promises). An
+ * evaluation that is not the model's loss fails it. Fills ev (the caller
+ * frees refs and tokens); *k: the step record, SIZE_MAX when none applies.
+ */
+static int control_setup(const replay_ctx *c, replay_eval *ev, size_t *k, vckpt **ck, size_t T1,
+                         char *err, size_t errsz)
+{
+    const replay_log *l = c->log;
+    uint64_t bits;
+    *k = SIZE_MAX;
+    for (size_t j = l->n_ckpts; j-- > 0 && *k == SIZE_MAX;) {
+        uint64_t at = u64(l->ckpts[j].rec, "step") + 1;
+        for (size_t i = l->n_steps; i-- > 0 && u64(l->steps[i].rec, "step") >= at;)
+            if (u64(l->steps[i].rec, "step") == at && replay_bits64(l->steps[i].rec, "loss", &bits)) {
+                *k = i;
+                int rc = replay_ckpt_load(c, j, ck, err, errsz);
+                if (rc) return rc;
+                ev->model = vckpt_path(*ck);
+                break;
+            }
+    }
+    if (*k == SIZE_MAX) return 0;
+    const json_t *batch = json_object_get(l->steps[*k].rec, "batch");
+    ev->n = json_array_size(batch);
+    ev->T1 = T1;
+    ev->refs = json_incref((json_t *)batch);
+    uint8_t *tokens = malloc(ev->n * T1 + 1);
+    if (!tokens || !(ev->loss = calloc(ev->n + 1, sizeof *ev->loss))) {
+        free(tokens);
+        return ATTEST_ENOMEM;
+    }
+    ev->tokens = tokens;
+    for (size_t i = 0; i < ev->n; i++) {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        int rc = example(c->data, &l->steps[*k], i, &bytes, &len, err, errsz);
+        if (!rc && len != T1)
+            rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                  "record %" PRIu64 ": example %zu: %zu tokens, not %zu",
+                                  l->steps[*k].index, i, len, T1);
+        if (!rc) memcpy(tokens + i * T1, bytes, T1);
+        free(bytes);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state, json_t *out,
+                      char *err, size_t errsz)
 {
     int rc = 0;
-    size_t n_steps = l->n_steps, B = cfg->batch, T1 = (size_t)cfg->context + 1;
+    const replay_log *l = c->log;
+    const vdata *data = c->data;
+    const attest_replay_options *o = c->o;
+    size_t n_steps = l->n_steps;
+    size_t B = n_steps ? json_array_size(json_object_get(l->steps[0].rec, "batch")) : 0, T1 = 0;
     uint64_t last = n_steps ? u64(l->steps[n_steps - 1].rec, "step") : 0;
     uint64_t tail_from = replay_model_tail_from(last); /* steps tail_from..last */
     json_object_set_new(out, "file", json_string(o->model));
@@ -164,6 +207,14 @@ int replay_model_test(const replay_log *l, const vdata *data, const attest_repla
                                 "the run is too short for the run-to-model test (%" PRIu64
                                 " steps; it needs 40)",
                                 last);
+    for (size_t i = 0; i < n_steps; i++)
+        if (json_array_size(json_object_get(l->steps[i].rec, "batch")) != B)
+            return attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                    "record %" PRIu64 ": %zu examples in the batch, the first "
+                                    "step has %zu: the run-to-model test draws from batches of "
+                                    "one size",
+                                    l->steps[i].index,
+                                    json_array_size(json_object_get(l->steps[i].rec, "batch")), B);
 
     // Draw the examples: step records in the tail and before, B windows each.
     size_t want = o->model_examples ? o->model_examples : 4000;
@@ -179,14 +230,19 @@ int replay_model_test(const replay_log *l, const vdata *data, const attest_repla
     uint64_t st;
     memcpy(&st, seed, sizeof st);
     st ^= 0x72756e2d746f2d6du; /* "run-to-m": its own stream */
+    // Examples are windows of one length: the first step's first.
+    T1 = (size_t)json_integer_value(
+        json_array_get(json_array_get(json_object_get(l->steps[0].rec, "batch"), 0), 2));
     uint8_t *seen = calloc((size_t)(pool[0] + pool[1]) / 8 + 1, 1);
-    uint8_t *tokens = malloc(n ? n * T1 : 1);
+    uint8_t *tokens = malloc(n && T1 ? n * T1 : 1);
+    json_t *refs = json_array();
+    replay_eval ev[2] = {{0}};
+    size_t ctl_step = SIZE_MAX;
+    vckpt *ctl_ckpt = NULL, *model = NULL;
     double *pos = malloc(n * sizeof *pos), *d = malloc(n * sizeof *d), *lf = malloc(n * sizeof *lf),
            *bg = malloc(n * sizeof *bg),
            *rp = malloc(n * sizeof *rp), *rd = malloc(n * sizeof *rd);
-    gpt *gf = NULL;
-    vckpt *final = NULL;
-    if (!seen || !tokens || !pos || !d || !lf || !bg || !rp || !rd) {
+    if (!seen || !tokens || !refs || !pos || !d || !lf || !bg || !rp || !rd) {
         rc = ATTEST_ENOMEM;
         goto done;
     }
@@ -197,39 +253,77 @@ int replay_model_test(const replay_log *l, const vdata *data, const attest_repla
             uint64_t flat = h == 0 ? (uint64_t)tail_first * B + e : e;
             if (seen[flat / 8] & (1u << (flat % 8))) continue;
             seen[flat / 8] |= (uint8_t)(1u << (flat % 8));
-            const json_t *rec = l->steps[flat / B].rec;
-            json_t *one = json_array();
-            json_array_append(one, json_array_get(json_object_get(rec, "batch"), flat % B));
+            const vrec *step = &l->steps[flat / B];
             uint8_t *bytes = NULL;
             size_t len = 0;
-            char why[300];
-            rc = vdata_batch(data, one, &bytes, &len, why, sizeof why);
-            json_decref(one);
-            if (rc || len != T1) {
+            rc = example(data, step, (size_t)(flat % B), &bytes, &len, err, errsz);
+            if (!rc && len != T1)
+                rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                      "record %" PRIu64 ": example %zu: %zu tokens, the first "
+                                      "step's examples have %zu",
+                                      step->index, (size_t)(flat % B), len, T1);
+            if (rc) {
                 free(bytes);
-                rc = attest_text_fail(err, errsz, rc ? rc : ATTEST_EVERIFY,
-                                      "record %" PRIu64 ": example %zu: %s",
-                                      l->steps[flat / B].index, (size_t)(flat % B),
-                                      rc ? why : "not one window of the model's context");
                 goto done;
             }
+            json_array_append(refs, json_array_get(json_object_get(step->rec, "batch"), flat % B));
             memcpy(tokens + k * T1, bytes, T1);
             free(bytes);
-            pos[k++] = (double)u64(rec, "step");
+            pos[k++] = (double)u64(step->rec, "step");
             got++;
         }
 
-    // Losses under the model.
-    char why[256];
-    if (gpt_new(&gf, cfg, o->threads ? o->threads : 1, why, sizeof why) != 0) {
-        rc = attest_text_fail(err, errsz, ATTEST_ENOMEM, "engine: %s", why);
+    // Losses under the model, and under the control checkpoint. The model must hold the
+    // run's weights, as its checkpoints do, before any backend sees it.
+    ev[0] = (replay_eval){o->model, refs, tokens, n, T1, lf};
+    if ((rc = vckpt_load(&model, o->model, NULL, 0, err, errsz)) != 0 ||
+        (rc = control_setup(c, &ev[1], &ctl_step, &ctl_ckpt, T1, err, errsz)) != 0)
         goto done;
+    for (size_t i = 0; ctl_ckpt && i < vckpt_count(ctl_ckpt); i++) {
+        const uint8_t *x;
+        const attest_tensor_info *t = vckpt_tensor(ctl_ckpt, i, &x);
+        if (!vckpt_is_weight(t, replay_weights_prefix(c))) continue;
+        const attest_tensor_info *u = vckpt_find(model, t->name, &x);
+        if (!u || !vckpt_same_layout(t, u)) {
+            rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                  "%s: tensor %s is missing or not the dtype and shape of the "
+                                  "run's checkpoints",
+                                  o->model, t->name);
+            goto done;
+        }
     }
-    if ((rc = vckpt_load(&final, o->model, NULL, 0, err, errsz)) != 0 ||
-        (rc = replay_engine_load(gf, final, 1, err, errsz)) != 0 ||
-        (rc = losses(gf, tokens, n, T1, B, lf, err, errsz)) != 0 ||
-        (rc = bigram_loss(l, data, tokens, n, T1, bg, err, errsz)) != 0)
+    double tol = 0;
+    if ((rc = be->losses(state, c, ev, ctl_step == SIZE_MAX ? 1 : 2, &tol, err, errsz)) != 0)
         goto done;
+    if (ctl_step != SIZE_MAX) {
+        const vrec *v = &l->steps[ctl_step];
+        double mean = 0, logged;
+        uint64_t bits;
+        for (size_t i = 0; i < ev[1].n; i++) mean += ev[1].loss[i] / (double)ev[1].n;
+        replay_bits64(v->rec, "loss", &bits);
+        memcpy(&logged, &bits, sizeof logged);
+        double rel = fabs(mean - logged) / (fabs(logged) > 1e-12 ? fabs(logged) : 1e-12);
+        int ok = rel <= tol;
+        json_object_set_new(out, "control",
+                            json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:s}", "checkpoint",
+                                      ev[1].model, "step", (json_int_t)u64(v->rec, "step"),
+                                      "logged_loss", logged, "mean_loss", mean, "relative_error",
+                                      isfinite(rel) ? rel : 1e308, "tolerance", tol, "result",
+                                      ok ? "passed" : "failed"));
+        if (!ok) {
+            rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                  "the losses the replay gives are not the run's: on %s, the "
+                                  "examples of step %" PRIu64 " average %.9g, the log says %.9g "
+                                  "(relative error %.3g, tolerance %.3g)",
+                                  ev[1].model, u64(v->rec, "step"), mean, logged, rel, tol);
+            goto done;
+        }
+    } else {
+        json_object_set_new(out, "control",
+                            json_pack("{s:s, s:s}", "result", "not checked", "reason",
+                                      "no logged step follows a checkpoint with its loss"));
+    }
+    if ((rc = bigram_loss(l, data, tokens, n, T1, bg, err, errsz)) != 0) goto done;
     // The model's loss less what the content alone predicts (least squares on the bigram loss).
     double mean_f = 0, mean_b = 0, sxy = 0, sxx = 0;
     for (size_t i = 0; i < n; i++) {
@@ -303,8 +397,12 @@ done:
     } else if (rc) {
         json_object_set_new(out, "reason", json_string(err));
     }
-    vckpt_free(final);
-    gpt_free(gf);
+    vckpt_free(ctl_ckpt);
+    vckpt_free(model);
+    json_decref(refs);
+    json_decref((json_t *)ev[1].refs);
+    free((uint8_t *)ev[1].tokens);
+    free(ev[1].loss);
     free(seen);
     free(tokens);
     free(pos);

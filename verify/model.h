@@ -10,7 +10,6 @@
 #include <jansson.h>
 
 #include "attest/verify.h"
-#include "engine/gpt.h"
 #include "verify/ckpt.h"
 #include "verify/data.h"
 #include "verify/replay.h"
@@ -25,13 +24,14 @@ static inline uint64_t replay_model_tail_from(uint64_t last)
 }
 
 /*
- * Runs the test on o->model (o->model_examples examples, 0: 4000) with the
- * engine configuration cfg; fills `out` (the report's "model" object).
- * Returns 0 (shown), ATTEST_EVERIFY (not shown, or the file is not a model
- * of this architecture: err says which), or another code when it could not
- * run.
+ * Runs the test on c->o->model (c->o->model_examples examples, 0: 4000),
+ * the backend evaluating the model (be->losses on its state); fills `out`
+ * (the report's "model" object). Returns 0 (shown), ATTEST_EVERIFY (not
+ * shown, the file is not a model of this architecture, or the backend's
+ * losses fail the control: err says which), or another code when it could
+ * not run.
  */
-int replay_model_test(const replay_log *l, const vdata *data, const attest_replay_options *o,
-                      const gpt_config *cfg, json_t *out, char *err, size_t errsz);
+int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state, json_t *out,
+                      char *err, size_t errsz);
 
 #endif

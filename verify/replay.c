@@ -142,7 +142,7 @@ static void not_checked(json_t *list, const char *what, const char *why)
     json_array_append_new(list, json_pack("{s:s, s:s}", "what", what, "why", why));
 }
 
-static int load_ckpt(const replay_ctx *c, size_t i, vckpt **out, char *err, size_t errsz)
+int replay_ckpt_load(const replay_ctx *c, size_t i, vckpt **out, char *err, size_t errsz)
 {
     char path[4096];
     const vrec *v = &c->log->ckpts[i];
@@ -160,7 +160,7 @@ static int load_ckpt(const replay_ctx *c, size_t i, vckpt **out, char *err, size
 
 /* Trainable tensors for the update sizes: the run's "weights" prefix, else all float tensors
  * outside the optimizer state. */
-static const char *weights_prefix(const replay_ctx *c)
+const char *replay_weights_prefix(const replay_ctx *c)
 {
     const char *p = json_string_value(
         json_object_get(json_object_get(c->log->run.rec, "replay"), "weights_prefix"));
@@ -287,13 +287,13 @@ static double plausibility(replay_ctx *c, size_t seg, const vckpt *a, const vckp
     int steps_ok = segment_steps(c, seg, &first, &last, e, sizeof e) == 0;
     if (!steps_ok) first = last = 0; /* replay reports it; only the update is measured */
     double *lr = calloc(last > first ? last - first : 1, sizeof *lr);
-    if (!lr) return vckpt_rel_update(a, b, weights_prefix(c));
+    if (!lr) return vckpt_rel_update(a, b, replay_weights_prefix(c));
     for (size_t i = first; i < last; i++)
         lr[i - first] = json_number_value(json_object_get(c->log->steps[i].rec, "lr"));
     plaus_result r;
     uint64_t a_step = u64(c->log->ckpts[seg].rec, "step");
     uint64_t b_step = u64(c->log->ckpts[seg + 1].rec, "step");
-    if (plaus_segment(a, b, weights_prefix(c), a_step, lr, last - first, o, &r) != 0) {
+    if (plaus_segment(a, b, replay_weights_prefix(c), a_step, lr, last - first, o, &r) != 0) {
         free(lr);
         return -1; /* no weight tensor in common */
     }
@@ -365,7 +365,7 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
             prev = NULL;
             continue;
         }
-        int rc = load_ckpt(c, i, &cur, err, errsz);
+        int rc = replay_ckpt_load(c, i, &cur, err, errsz);
         if (rc) {
             vckpt_free(prev);
             json_decref(plaus);
@@ -398,26 +398,20 @@ static int check_files(replay_ctx *c, vdata *data, double *update, uint8_t *miss
 }
 
 /* The run-to-model test (verify/model.c). */
-static int model_test(replay_ctx *c, const vdata *data, const replay_backend *be, int no_data,
-                      char *err, size_t errsz)
+static int model_test(replay_ctx *c, const replay_backend *be, void *state, int no_data, char *err,
+                      size_t errsz)
 {
     json_t *m = json_object();
     json_object_set_new(c->report, "model", m);
     json_object_set_new(m, "file", json_string(c->o->model));
-    const char *skip = be != &replay_engine ? "the run-to-model test needs a run of the built-in engine"
-                       : no_data         ? c->o->data_absent
-                                         : NULL;
-    if (skip) {
+    if (no_data) {
         json_object_set_new(m, "result", json_string("not checked"));
-        json_object_set_new(m, "reason", json_string(skip));
-        return attest_text_fail(err, errsz, ATTEST_EPARTIAL, "run-to-model test: %s", skip);
+        json_object_set_new(m, "reason", json_string(c->o->data_absent));
+        return attest_text_fail(err, errsz, ATTEST_EPARTIAL, "run-to-model test: %s",
+                                c->o->data_absent);
     }
-    gpt_config cfg;
-    const replay_log *l = c->log;
-    int rc = replay_engine_config(json_object_get(json_object_get(l->run.rec, "config"), "engine"),
-                                  &cfg, err, errsz);
     replay_progress(c, "run-to-model test: %s", c->o->model);
-    if (!rc) rc = replay_model_test(l, data, c->o, &cfg, m, err, errsz);
+    int rc = replay_model_test(c, be, state, m, err, errsz);
     if (rc && !json_object_get(m, "result")) {
         json_object_set_new(m, "result", json_string(rc == ATTEST_EVERIFY ? "failed" : "error"));
         json_object_set_new(m, "reason", json_string(err));
@@ -432,8 +426,8 @@ static int run_segment(replay_ctx *c, const replay_backend *be, void *state, siz
     replay_segment s = {seg, 0, 0, NULL, NULL, entry};
     vckpt *from = NULL, *to = NULL;
     int rc = segment_steps(c, seg, &s.first, &s.last, err, errsz);
-    if (!rc) rc = load_ckpt(c, seg, &from, err, errsz);
-    if (!rc) rc = load_ckpt(c, seg + 1, &to, err, errsz);
+    if (!rc) rc = replay_ckpt_load(c, seg, &from, err, errsz);
+    if (!rc) rc = replay_ckpt_load(c, seg + 1, &to, err, errsz);
     if (!rc) {
         s.from = from;
         s.to = to;
@@ -527,7 +521,7 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         not_checked(nc, "initialization", o->checkpoints_absent);
         replay_progress(&c, "initialization: not checked: %s", o->checkpoints_absent);
     } else {
-        init_rc = load_ckpt(&c, 0, &ckpt0, init_err, sizeof init_err);
+        init_rc = replay_ckpt_load(&c, 0, &ckpt0, init_err, sizeof init_err);
     if (!init_rc) init_rc = be->initialization(state, &c, ckpt0, init_err, sizeof init_err);
     vckpt_free(ckpt0);
     json_object_set_new(rep, "initialization",
@@ -602,7 +596,7 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
     }
     if (o->model) {
         char e[1024];
-        int mrc = model_test(&c, data, be, no_data, e, sizeof e);
+        int mrc = model_test(&c, be, state, no_data, e, sizeof e);
         if (mrc && (!first_rc || (first_rc != ATTEST_EVERIFY && mrc == ATTEST_EVERIFY))) {
             first_rc = mrc;
             snprintf(first_err, sizeof first_err, "%s", e);

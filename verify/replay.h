@@ -49,9 +49,20 @@ typedef struct replay_segment {
     json_t *report; /* this segment's entry of the report */
 } replay_segment;
 
+/* One model evaluated on examples (the run-to-model test, verify/model.c). */
+typedef struct replay_eval {
+    const char *model;     /* a safetensors file of the run's tensors (its parameters suffice) */
+    const json_t *refs;    /* the examples: one [shard, first, count] each */
+    const uint8_t *tokens; /* their bytes, T1 each */
+    size_t n, T1;
+    double *loss; /* out: each example's mean next-token cross-entropy (nats) */
+} replay_eval;
+
 /*
  * A backend. Each call returns 0 (passed), ATTEST_EVERIFY (err says what
  * differs: step, tensor, sizes) or another code when it cannot check.
+ * losses evaluates models on examples and sets *tol to the relative
+ * agreement its losses promise with the losses the run logged.
  */
 typedef struct replay_backend {
     const char *mode;
@@ -60,11 +71,20 @@ typedef struct replay_backend {
                           size_t errsz);
     int (*segment)(void *state, const replay_ctx *c, const replay_segment *s, char *err,
                    size_t errsz);
+    int (*losses)(void *state, const replay_ctx *c, replay_eval *ev, size_t n_ev, double *tol,
+                  char *err, size_t errsz);
     void (*done)(void *state);
 } replay_backend;
 
 extern const replay_backend replay_engine;
 extern const replay_backend replay_command;
+
+/* Checkpoint record i's file (in --checkpoints), checked against its record. */
+int replay_ckpt_load(const replay_ctx *c, size_t i, vckpt **out, char *err, size_t errsz);
+
+/* The run's trainable tensors: names under run.replay.weights_prefix ("" when absent),
+ * optimizer state excluded (vckpt_is_weight). */
+const char *replay_weights_prefix(const replay_ctx *c);
 
 /* Progress line through the caller's callback. */
 void replay_progress(const replay_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -246,7 +246,8 @@ done:
     return rc;
 }
 
-/* Writes the request, runs the command, loads its checkpoint. */
+/* Writes the request, runs the command, loads its checkpoint (when out_ckpt) and its losses
+ * (when losses). */
 static int request(const cmd_state *s, const replay_ctx *c, json_t *req, vckpt **out_ckpt,
                    json_t **losses, char *err, size_t errsz)
 {
@@ -267,7 +268,7 @@ static int request(const cmd_state *s, const replay_ctx *c, json_t *req, vckpt *
         json_object_set(req, "data_seed", json_object_get(init, "data_seed"));
     json_object_set(req, "initializer", json_object_get(init, "initializer"));
     json_object_set(req, "shards", s->shards);
-    json_object_set_new(json_object_get(req, "output"), "path", json_string(out));
+    if (out_ckpt) json_object_set_new(json_object_get(req, "output"), "path", json_string(out));
     if (losses) json_object_set_new(req, "losses", json_string(lpath));
     if (json_dump_file(req, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0) {
         rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: cannot write the request", path);
@@ -275,7 +276,7 @@ static int request(const cmd_state *s, const replay_ctx *c, json_t *req, vckpt *
     }
     if ((rc = run_command(s, dir, path, err, errsz)) != 0) goto done;
     char why[512];
-    rc = vckpt_load(out_ckpt, out, NULL, 0, why, sizeof why);
+    rc = out_ckpt ? vckpt_load(out_ckpt, out, NULL, 0, why, sizeof why) : 0;
     if (rc) {
         rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
                               "the replay command wrote no usable checkpoint: %s", why);
@@ -289,8 +290,10 @@ static int request(const cmd_state *s, const replay_ctx *c, json_t *req, vckpt *
         if (!json_is_array(*losses)) {
             json_decref(*losses);
             *losses = NULL;
-            vckpt_free(*out_ckpt);
-            *out_ckpt = NULL;
+            if (out_ckpt) {
+                vckpt_free(*out_ckpt);
+                *out_ckpt = NULL;
+            }
             rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
                                   "the replay command wrote no losses file ({\"losses\": [...]})");
         }
@@ -455,6 +458,50 @@ static int cmd_segment(void *state, const replay_ctx *c, const replay_segment *s
     return rc;
 }
 
+/* One "losses" request for all the evaluations. */
+static int cmd_losses(void *state, const replay_ctx *c, replay_eval *ev, size_t n_ev, double *tol,
+                      char *err, size_t errsz)
+{
+    cmd_state *s = state;
+    json_t *evs = json_array(), *losses = NULL;
+    *tol = s->tol;
+    for (size_t e = 0; evs && e < n_ev; e++) {
+        char *abs = realpath(ev[e].model, NULL);
+        json_array_append_new(evs, json_pack("{s:s, s:O}", "model", abs ? abs : ev[e].model,
+                                             "examples", ev[e].refs));
+        free(abs);
+    }
+    json_t *req = evs ? json_pack("{s:s, s:o}", "kind", "losses", "evaluations", evs) : NULL;
+    if (!req) return ATTEST_ENOMEM;
+    int rc = request(s, c, req, NULL, &losses, err, errsz);
+    json_decref(req);
+    if (!rc && json_array_size(losses) != n_ev)
+        rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                              "the replay command gave %zu lists of losses for %zu models",
+                              json_array_size(losses), n_ev);
+    for (size_t e = 0; !rc && e < n_ev; e++) {
+        const json_t *one = json_array_get(losses, e);
+        if (json_array_size(one) != ev[e].n) {
+            rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                  "the replay command gave %zu losses for the %zu examples of %s",
+                                  json_array_size(one), ev[e].n, ev[e].model);
+            break;
+        }
+        for (size_t i = 0; !rc && i < ev[e].n; i++) {
+            const json_t *v = json_array_get(one, i);
+            ev[e].loss[i] = json_number_value(v);
+            if (!json_is_number(v) || !isfinite(ev[e].loss[i]) || ev[e].loss[i] < 0)
+                rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                      "the replay command's loss of %s on example %zu is not a "
+                                      "finite number >= 0",
+                                      ev[e].model, i);
+        }
+    }
+    json_decref(losses);
+    return rc;
+}
+
 const replay_backend replay_command = {
-    "command (within the run's tolerance)", cmd_init, cmd_initialization, cmd_segment, cmd_done,
+    "command (within the run's tolerance)", cmd_init, cmd_initialization, cmd_segment, cmd_losses,
+    cmd_done,
 };

@@ -367,7 +367,47 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
     return compare(s, seg->to, what, err, errsz);
 }
 
+/* Models on examples, on a CPU engine of the run's configuration, a batch at a time. */
+static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size_t n_ev,
+                         double *tol, char *err, size_t errsz)
+{
+    const engine_state *s = state;
+    size_t B = s->cfg.batch, T1 = (size_t)s->cfg.context + 1;
+    gpt *g = NULL;
+    uint8_t *buf = calloc(B, T1);
+    double *l = calloc(B, sizeof *l);
+    char why[256];
+    int rc = buf && l ? 0 : ATTEST_ENOMEM;
+    *tol = 1e-5; /* binary64 sums against the binary32 loss of a training step */
+    if (!rc && gpt_new(&g, &s->cfg, c->o->threads ? c->o->threads : 1, why, sizeof why) != 0)
+        rc = attest_text_fail(err, errsz, ATTEST_ENOMEM, "engine: %s", why);
+    for (size_t e = 0; !rc && e < n_ev; e++) {
+        vckpt *m = NULL;
+        if (ev[e].T1 != T1) {
+            rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
+                                  "examples of %zu tokens: %s reads windows of %zu", ev[e].T1,
+                                  GPT_ENGINE, T1);
+            break;
+        }
+        if ((rc = vckpt_load(&m, ev[e].model, NULL, 0, err, errsz)) == 0)
+            rc = replay_engine_load(g, m, 1, err, errsz);
+        vckpt_free(m);
+        for (size_t i = 0; !rc && i < ev[e].n; i += B) {
+            size_t k = ev[e].n - i < B ? ev[e].n - i : B;
+            memcpy(buf, ev[e].tokens + i * T1, k * T1);
+            if (gpt_sequence_losses(g, buf, l) != 0)
+                rc = attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", gpt_error(g));
+            else
+                memcpy(ev[e].loss + i, l, k * sizeof *l);
+        }
+    }
+    gpt_free(g);
+    free(buf);
+    free(l);
+    return rc;
+}
+
 const replay_backend replay_engine = {
     "engine " GPT_ENGINE " (bit for bit)", engine_init, engine_initialization, engine_segment,
-    engine_done,
+    engine_losses, engine_done,
 };

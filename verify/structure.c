@@ -519,6 +519,22 @@ static void replay_text(const json_t *rp, char **buf, size_t *len)
         else
             add(buf, len, "model     %s: %s: %s\n", json_string_value(json_object_get(m, "file")),
                 res ? res : "error", json_string_value(json_object_get(m, "reason")));
+        const json_t *ctl = json_object_get(m, "control");
+        if (json_object_get(ctl, "checkpoint"))
+            add(buf, len,
+                "          control: %s gives the examples of step %lld a mean loss of %.9g, the "
+                "log says %.9g (relative error %.2g, tolerance %.2g): %s\n",
+                json_string_value(json_object_get(ctl, "checkpoint")),
+                (long long)json_integer_value(json_object_get(ctl, "step")),
+                json_number_value(json_object_get(ctl, "mean_loss")),
+                json_number_value(json_object_get(ctl, "logged_loss")),
+                json_number_value(json_object_get(ctl, "relative_error")),
+                json_number_value(json_object_get(ctl, "tolerance")),
+                json_string_value(json_object_get(ctl, "result")));
+        else if (ctl)
+            add(buf, len, "          control: %s: %s\n",
+                json_string_value(json_object_get(ctl, "result")),
+                json_string_value(json_object_get(ctl, "reason")));
     }
     if (json_object_get(rp, "uncovered_steps"))
         add(buf, len, "note      the last %lld step(s) come after the last checkpoint: no "

@@ -8,7 +8,8 @@
 initial checkpoint from the logged seed; kind "segment" loads a logged
 checkpoint, trains the logged steps on the batches their refs name, with the
 logged learning rates, and writes the resulting checkpoint and the losses it
-computed. Model, data and step code are train.py's; every setting comes from
+computed; kind "losses" gives the loss of models on examples (the
+run-to-model test). Model, data and step code are train.py's; every setting comes from
 the request's config (the run's, as logged), none from the command line. It
 compares nothing with the logged results: the verifier does.
 
@@ -25,6 +26,7 @@ import subprocess
 import sys
 
 import torch
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -78,12 +80,12 @@ class Shards:
                                   % (where, e["layout"]))
             self.entries[sid] = e
 
-    def content(self, sid, step):
+    def content(self, sid, where):
         if sid in self.data:
             return self.data[sid]
         e = self.entries.get(sid)
         if e is None:
-            raise ReplayError("step %d: shard %d is not among the request's shards" % (step, sid))
+            raise ReplayError("%s: shard %d is not among the request's shards" % (where, sid))
         path, compression = e["path"], e.get("compression")
         try:
             if compression is None:
@@ -102,19 +104,19 @@ class Shards:
         self.data[sid] = blob
         return blob
 
-    def batch_bytes(self, refs, step):
+    def batch_bytes(self, refs, where):
         """The concatenation, in order, of the samples each [shard, first, count] names."""
         parts = []
         for ref in refs:
             if (not isinstance(ref, list) or len(ref) != 3
                     or not all(isinstance(v, int) and not isinstance(v, bool) for v in ref)):
-                raise ReplayError("step %d: batch ref %r is not [shard, first, count]"
-                                  % (step, ref))
+                raise ReplayError("%s: batch ref %r is not [shard, first, count]"
+                                  % (where, ref))
             sid, first, count = ref
-            blob = self.content(sid, step)
+            blob = self.content(sid, where)
             if first < 0 or count < 1 or first + count > len(blob):
-                raise ReplayError("step %d: batch ref %r runs outside shard %d (%d samples)"
-                                  % (step, ref, sid, len(blob)))
+                raise ReplayError("%s: batch ref %r runs outside shard %d (%d samples)"
+                                  % (where, ref, sid, len(blob)))
             parts.append(blob[first:first + count])
         return b"".join(parts)
 
@@ -182,7 +184,7 @@ def replay_segment(req, hp, opt_hp, config):
     losses = []
     for s in steps:
         n, where = s["step"], "step %d" % s["step"]
-        data = shards.batch_bytes(need(s, "batch", (list,), where), n)
+        data = shards.batch_bytes(need(s, "batch", (list,), where), where)
         digest = hashlib.sha256(data).hexdigest()
         if digest != need(s, "batch_sha256", (str,), where):
             raise ReplayError("step %d: the batch its refs name has SHA-256 %s, the log says %s"
@@ -199,6 +201,47 @@ def replay_segment(req, hp, opt_hp, config):
     with open(losses_path, "w") as f:
         json.dump({"losses": [v if math.isfinite(v) else None for v in losses]}, f,
                   allow_nan=False)
+        f.write("\n")
+
+
+def replay_losses(req, hp, opt_hp):
+    """Each evaluation's model on its examples: the mean next-byte cross-entropy
+    of each window, as train_step computes the loss of a batch."""
+    evals = need(req, "evaluations", (list,), "request")
+    losses_path = need(req, "losses", (str,), "request")
+    shards = Shards(need(req, "shards", (list,), "request"))
+    out = []
+    for e, ev in enumerate(evals):
+        where = "evaluations[%d]" % e
+        path = need(ev, "model", (str,), where)
+        refs = need(ev, "examples", (list,), where)
+        model, _ = train.new_model(hp, opt_hp, 0)  # shapes only: the weights are loaded next
+        try:
+            attest.torch.load_checkpoint(path, model)
+        except OSError as err:
+            raise ReplayError("%s: model %s: %s" % (where, path, err.strerror or err)) from None
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ReplayError("%s: model %s: not a model of this architecture: %s"
+                              % (where, path, str(err).splitlines()[0])) from None
+        model.eval()
+        rows = []
+        for i, ref in enumerate(refs):
+            data = shards.batch_bytes([ref], "%s: example %d" % (where, i))
+            if len(data) != hp["ctx"] + 1:
+                raise ReplayError("%s: example %d: %d bytes, the model reads windows of %d"
+                                  % (where, i, len(data), hp["ctx"] + 1))
+            rows.append(data)
+        got = []
+        with torch.no_grad():
+            for i in range(0, len(rows), 256):
+                batch = train.batch_from_bytes(b"".join(rows[i:i + 256]), hp["ctx"])
+                x, y = batch[:, :-1].long(), batch[:, 1:].long()
+                loss = F.cross_entropy(model(x).reshape(-1, 256), y.reshape(-1),
+                                       reduction="none").reshape(len(x), -1).mean(1)
+                got += [float(v) for v in loss]
+        out.append([v if math.isfinite(v) else None for v in got])
+    with open(losses_path, "w") as f:
+        json.dump({"losses": out}, f, allow_nan=False)
         f.write("\n")
 
 
@@ -226,8 +269,10 @@ def replay(path):
         replay_init(req, hp, opt_hp)
     elif kind == "segment":
         replay_segment(req, hp, opt_hp, config)
+    elif kind == "losses":
+        replay_losses(req, hp, opt_hp)
     else:
-        raise ReplayError("kind %r: expected \"init\" or \"segment\"" % kind)
+        raise ReplayError("kind %r: expected \"init\", \"segment\" or \"losses\"" % kind)
 
 
 def main(argv):

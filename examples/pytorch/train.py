@@ -11,6 +11,11 @@ batch bytes, lr, loss, gradient norm) and the checkpoints.
   /usr/bin/python3 examples/pytorch/train.py --out DIR [--steps N] ...
   attest verify DIR/run.log --pub DIR/run.pub
 
+--corpus DIR trains on another directory's regular files; --lr and --lr-min
+set the peak and the final learning rate (a rate that still moves the
+weights at the end keeps the signal of the run-to-model test, attest verify
+--model: verify/SOUNDNESS.md section 4).
+
 --no-attest runs the same training (same data, checkpoint files) without
 recording anything: the baseline of bench/pytorch-overhead.sh.
 
@@ -83,17 +88,17 @@ class ByteGPT(nn.Module):
 
 # ---------------------------------------------------------------- data
 
-def corpus_files():
+def corpus_files(corpus_dir):
     """Regular files of the corpus directory (no symlinks), by sorted name."""
-    names = sorted(os.listdir(CORPUS_DIR))
-    return [os.path.join(CORPUS_DIR, n) for n in names
-            if not os.path.islink(os.path.join(CORPUS_DIR, n))
-            and os.path.isfile(os.path.join(CORPUS_DIR, n))]
+    names = sorted(os.listdir(corpus_dir))
+    return [os.path.join(corpus_dir, n) for n in names
+            if not os.path.islink(os.path.join(corpus_dir, n))
+            and os.path.isfile(os.path.join(corpus_dir, n))]
 
 
-def write_shards(data_dir, n_shards):
+def write_shards(corpus_dir, data_dir, n_shards):
     """Splits the concatenated corpus into n_shards files of (nearly) equal size."""
-    corpus = b"".join(open(p, "rb").read() for p in corpus_files())
+    corpus = b"".join(open(p, "rb").read() for p in corpus_files(corpus_dir))
     os.makedirs(data_dir, exist_ok=True)
     paths, cut = [], [len(corpus) * i // n_shards for i in range(n_shards + 1)]
     for i in range(n_shards):
@@ -115,12 +120,12 @@ def next_batch(g, shards, batch, length):
     return torch.stack(rows), refs
 
 
-def lr_at(step, steps, peak, warmup):
-    """Linear warmup, then cosine decay to a tenth of the peak."""
+def lr_at(step, steps, peak, warmup, end):
+    """Linear warmup, then cosine decay from peak to end."""
     if step <= warmup:
         return peak * step / warmup
     p = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+    return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * p))
 
 
 def batch_from_bytes(data, ctx):
@@ -221,6 +226,11 @@ def main(argv=None, hooks=None):
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--data-seed", type=int, default=5678)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--corpus", default=CORPUS_DIR,
+                    help="directory whose regular files are the training text (default %(default)s)")
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    ap.add_argument("--lr-min", type=float, default=None,
+                    help="learning rate at the last step (default: a tenth of --lr)")
     # One intra-op thread: on a 2-core machine, 2 threads made this small model's
     # steps 2-3x slower (thread handoff dominates), and the recorder gets a core.
     ap.add_argument("--threads", type=int, default=1)
@@ -228,9 +238,14 @@ def main(argv=None, hooks=None):
     args = ap.parse_args(argv)
     if args.steps < 1 or args.ckpt_every < 1 or args.seal_every < 1 or args.batch < 1:
         ap.error("--steps, --ckpt-every, --seal-every and --batch must be positive")
+    lr_min = args.lr / 10 if args.lr_min is None else args.lr_min
+    if not (0 < args.lr < 1 and 0 <= lr_min <= args.lr):
+        ap.error("--lr must be in (0, 1) and --lr-min in [0, --lr]")
+    if not os.path.isdir(args.corpus) or not corpus_files(args.corpus):
+        ap.error("--corpus %s: not a directory with regular files" % args.corpus)
 
     hp = dict(ctx=64, d_model=64, n_layers=2, n_heads=4)
-    opt_hp = dict(peak_lr=3e-3, warmup=max(1, min(50, args.steps // 10)), betas=(0.9, 0.95),
+    opt_hp = dict(peak_lr=args.lr, warmup=max(1, min(50, args.steps // 10)), betas=(0.9, 0.95),
                   weight_decay=0.1, eps=1e-8, clip=1.0)
     # Seeded here so that the determinism facts record the seeded RNG state;
     # new_model seeds again, to the same state: nothing draws in between.
@@ -249,11 +264,12 @@ def main(argv=None, hooks=None):
         attest.keygen(KEY_NAME, os.path.join(out, "run"))
         config = {
             "model": dict(hp, name="ByteGPT", vocab=256),
-            "optimizer": dict(opt_hp, name="AdamW", schedule="linear warmup, cosine to 0.1"),
+            "optimizer": dict(opt_hp, name="AdamW", min_lr=lr_min,
+                              schedule="linear warmup, cosine to min_lr"),
             "training": dict(steps=args.steps, batch=args.batch, ckpt_every=args.ckpt_every,
                              seal_every=args.seal_every, seed=args.seed,
                              data_seed=args.data_seed, loss="cross_entropy, next byte"),
-            "data": {"corpus": CORPUS_DIR, "shards": 4, "layout": "bytes",
+            "data": {"corpus": os.path.abspath(args.corpus), "shards": 4, "layout": "bytes",
                      "sampling": "per row: shard = randint(n_shards), first = "
                                  "randint(size - ctx), torch.Generator seeded data_seed"},
             "determinism": attest.torch.capture_determinism(),
@@ -262,7 +278,7 @@ def main(argv=None, hooks=None):
                          replay=REPLAY, new=True)
         run.code(os.path.dirname(os.path.abspath(__file__)))
 
-    shard_paths = write_shards(os.path.join(out, "data"), 4)
+    shard_paths = write_shards(args.corpus, os.path.join(out, "data"), 4)
     shards = [torch.frombuffer(bytearray(open(p, "rb").read()), dtype=torch.uint8)
               for p in shard_paths]
     if run:
@@ -287,7 +303,7 @@ def main(argv=None, hooks=None):
     for step in range(1, args.steps + 1):
         ts = time.perf_counter()
         batch, refs = next_batch(g, shards, args.batch, length)
-        lr = lr_at(step, args.steps, opt_hp["peak_lr"], opt_hp["warmup"])
+        lr = lr_at(step, args.steps, opt_hp["peak_lr"], opt_hp["warmup"], lr_min)
         hooks.before_step(step, model, opt)
         loss, grad_norm = train_step(model, opt, hooks.train_batch(step, batch), lr,
                                      opt_hp["clip"])

@@ -139,6 +139,10 @@ if kind == "honest":
           "given: the challenge mixes" in text and "Detection probability" in text and
           "57.8%" in text and "bit-exact" in text)
     check("plots use log scales where the data spans decades", "(log scale)" in text)
+    check("says where replay ran and that every segment was checked for plausibility",
+          "(bit for bit), on cpu" in text and
+          re.search(r"Plausibility: \d+ segment\(s\) checked without replay against the AdamW "
+                    r"bound and the movement floor; none implausible", text) is not None)
 if kind == "forged":
     check("gives the failure reason", "step 6: loss logged" in text)
     check("marks the failed segment in the plots", "replayed: FAILED" in text)

@@ -257,6 +257,54 @@ def honest(run, tmp):
        "exit %d: %s" % (s.rc, s.stderr))
 
 
+def losses(run, tmp):
+    """Kind "losses": the loss of models on examples (the run-to-model test)."""
+    def request(evaluations):
+        work = tempfile.mkdtemp(dir=tmp)
+        req = run.request(work)
+        req["kind"] = "losses"
+        for key in ("output", "steps"):
+            del req[key]
+        req["evaluations"] = evaluations
+        req["losses"] = os.path.join(work, "losses.json")
+        rc, err, path = run.replay(req, work)
+        got = None
+        if rc == 0:
+            with open(req["losses"]) as f:
+                got = json.load(f)["losses"]
+        return rc, err, path, got
+
+    # Checkpoint i's loss on the batch of the step after it is what that step logged.
+    i = len(run.ckpts) - 2
+    step = next(s for s in run.steps if s["step"] == run.ckpts[i]["step"] + 1)
+    final = run.ckpt_path(len(run.ckpts) - 1)
+    rc, err, _, got = request([{"model": run.ckpt_path(i), "examples": step["batch"]},
+                               {"model": final, "examples": step["batch"][:3]}])
+    shaped = rc == 0 and [len(v) for v in got] == [len(step["batch"]), 3]
+    ok("losses: one list per model, one loss per example", shaped, err or got)
+    if shaped:
+        mean, logged = sum(got[0]) / len(got[0]), bits_value(step["loss_bits"])
+        rel = abs(mean - logged) / logged
+        ok("losses: checkpoint %d's losses on step %d's examples average its logged loss "
+           "(relative error %.2g)" % (i, step["step"], rel), rel <= run.run["replay"]["tolerance"])
+        ok("losses: the final model's losses are finite and positive, and not checkpoint %d's" % i,
+           all(isinstance(v, float) and v > 0 for v in got[1]) and got[1] != got[0][:3], got)
+    rc, err, path, _ = request([{"model": final, "examples": [step["batch"][0], [0, 0, 10]]}])
+    ok("losses: an example of the wrong length fails (exit 2), naming the evaluation and "
+       "example", rc == 2 and path in err and "evaluations[0]: example 1: 10 bytes" in err, err)
+    rc, err, _, _ = request([{"model": final, "examples": [[0, 10 ** 12, 65]]}])
+    ok("losses: an example outside its shard fails (exit 2), naming it",
+       rc == 2 and "evaluations[0]: example 0: batch ref [0, 1000000000000, 65] runs outside" in err,
+       err)
+    missing = os.path.join(tmp, "missing.safetensors")
+    rc, err, _, _ = request([{"model": missing, "examples": []}])
+    ok("losses: a missing model file fails (exit 2), naming it",
+       rc == 2 and ("evaluations[0]: model %s:" % missing) in err, err)
+    rc, err, _, _ = request([{"model": run.ckpt_path(0)}])
+    ok("losses: an evaluation without examples fails (exit 2), naming the member",
+       rc == 2 and "evaluations[0]: missing member 'examples'" in err, err)
+
+
 def forged(run, kind, at, tmp):
     i = run.segment_of(at)
     s = Segment(run, i, tmp)
@@ -287,6 +335,7 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="replay-")
     honest(Run(args.attest, args.honest), tmp)
+    losses(Run(args.attest, args.honest), tmp)
     for spec in args.forged:
         kind, at, d = spec.split(":", 2)
         forged(Run(args.attest, d), kind, int(at), tmp)
