@@ -145,21 +145,23 @@ static int example(const vdata *data, const vrec *step, size_t i, uint8_t **byte
  * logged step follows, on that step's examples, must average to the loss
  * the run logged for that step (within what the backend promises). An
  * evaluation that is not the model's loss fails it. Fills ev (the caller
- * frees refs and tokens); *k: the step record, SIZE_MAX when none applies.
+ * frees refs and tokens); *k: the step record, SIZE_MAX when none applies
+ * or the checkpoint file cannot be used (`why` says which; the file checks
+ * of replay.c already count that file as missing or failed).
  */
 static int control_setup(const replay_ctx *c, replay_eval *ev, size_t *k, vckpt **ck, size_t T1,
-                         char *err, size_t errsz)
+                         char *why, size_t whysz, char *err, size_t errsz)
 {
     const replay_log *l = c->log;
     uint64_t bits;
     *k = SIZE_MAX;
+    snprintf(why, whysz, "no logged step follows a checkpoint with its loss");
     for (size_t j = l->n_ckpts; j-- > 0 && *k == SIZE_MAX;) {
         uint64_t at = u64(l->ckpts[j].rec, "step") + 1;
         for (size_t i = l->n_steps; i-- > 0 && u64(l->steps[i].rec, "step") >= at;)
             if (u64(l->steps[i].rec, "step") == at && replay_bits64(l->steps[i].rec, "loss", &bits)) {
+                if (replay_ckpt_load(c, j, ck, why, whysz) != 0) return 0;
                 *k = i;
-                int rc = replay_ckpt_load(c, j, ck, err, errsz);
-                if (rc) return rc;
                 ev->model = vckpt_path(*ck);
                 break;
             }
@@ -276,8 +278,10 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     // Losses under the model, and under the control checkpoint. The model must hold the
     // run's weights, as its checkpoints do, before any backend sees it.
     ev[0] = (replay_eval){o->model, refs, tokens, n, T1, lf};
+    char ctl_why[512];
     if ((rc = vckpt_load(&model, o->model, NULL, 0, err, errsz)) != 0 ||
-        (rc = control_setup(c, &ev[1], &ctl_step, &ctl_ckpt, T1, err, errsz)) != 0)
+        (rc = control_setup(c, &ev[1], &ctl_step, &ctl_ckpt, T1, ctl_why, sizeof ctl_why, err,
+                            errsz)) != 0)
         goto done;
     for (size_t i = 0; ctl_ckpt && i < vckpt_count(ctl_ckpt); i++) {
         const uint8_t *x;
@@ -320,8 +324,7 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
         }
     } else {
         json_object_set_new(out, "control",
-                            json_pack("{s:s, s:s}", "result", "not checked", "reason",
-                                      "no logged step follows a checkpoint with its loss"));
+                            json_pack("{s:s, s:s}", "result", "not checked", "reason", ctl_why));
     }
     if ((rc = bigram_loss(l, data, tokens, n, T1, bg, err, errsz)) != 0) goto done;
     // The model's loss less what the content alone predicts (least squares on the bigram loss).
