@@ -33,15 +33,22 @@ CUDA_ARCH   ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code
 NVCC_FLAGS   = -O3 -std=c++17 -fmad=false -prec-div=true -prec-sqrt=true -ftz=false $(CUDA_ARCH) \
                -Werror all-warnings -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror -Iengine
 CUDA_SRC    := $(sort $(wildcard engine/cuda/*.cu))
-# nvcc may be a wrapper script: its own -dryrun names the toolkit's root, and
-# the toolkit keeps its libraries in lib64, lib or targets/<arch>/lib.
+# nvcc may be a wrapper script or a symlink: its own -dryrun names the
+# toolkit's root and target directory; the runtime is in lib64, lib or
+# <target>/lib.
 ifneq ($(NVCC),)
-CUDA_TOP    := $(shell $(NVCC) -dryrun -x cu -c /dev/null 2>&1 | sed -n 's/^\#\$$ TOP=//p')
+override NVCC := $(or $(realpath $(NVCC)),$(NVCC))# a symlinked nvcc looks beside the link
+CUDA_DRYRUN := $(shell $(NVCC) -dryrun -x cu -c /dev/null 2>&1)
+CUDA_TOP    := $(patsubst TOP=%,%,$(filter TOP=%,$(CUDA_DRYRUN)))
+CUDA_TARGET := $(lastword $(patsubst _TARGET_DIR_=%,%,$(filter _TARGET_DIR_=%,$(CUDA_DRYRUN))))
 CUDA_FIND    = $(patsubst %/,%,$(dir $(firstword $(wildcard $(addsuffix /$1,$(addprefix $(CUDA_TOP)/,$2))))))
-CUDA_LIBDIR := $(call CUDA_FIND,libcudart_static.a,lib64 lib targets/*/lib)
-CUDA_INCDIR := $(call CUDA_FIND,cuda_runtime.h,include targets/*/include)
-ifeq ($(CUDA_LIBDIR),)
-$(warning $(NVCC) has no libcudart_static.a beside it: building without the CUDA backend)
+CUDA_LIBDIR := $(if $(CUDA_TOP),$(call CUDA_FIND,libcudart_static.a,lib64 lib $(CUDA_TARGET)/lib))
+CUDA_INCDIR := $(if $(CUDA_TOP),$(call CUDA_FIND,cuda_runtime.h,include $(CUDA_TARGET)/include))
+ifeq ($(CUDA_TOP),)
+$(warning $(NVCC) -dryrun names no toolkit root (TOP=): building without the CUDA backend)
+override NVCC :=
+else ifeq ($(and $(CUDA_LIBDIR),$(CUDA_INCDIR)),)
+$(warning no libcudart_static.a or no cuda_runtime.h under $(CUDA_TOP) (lib64, lib, include, $(CUDA_TARGET)/lib, $(CUDA_TARGET)/include): building without the CUDA backend)
 override NVCC :=
 endif
 endif

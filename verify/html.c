@@ -265,11 +265,16 @@ static void model(hbuf *b, const json_t *m)
         hbuf_add(b, "</span>");
     }
     const json_t *ctl = json_object_get(m, "control");
-    if (str(ctl, "checkpoint"))
+    if (str(ctl, "checkpoint")) {
         hbuf_add(b, " Control: the run's losses reproduced on step %.0f's examples "
                     "(relative error %.2g, tolerance %.2g): %s.",
                  num(ctl, "step"), num(ctl, "relative_error"), num(ctl, "tolerance"),
                  is(str(ctl, "result"), "passed") ? "passed" : "FAILED");
+    } else if (ctl) {
+        hbuf_add(b, " <span class=\"warn\">Control not checked: ");
+        hbuf_text(b, str(ctl, "reason"));
+        hbuf_add(b, ".</span>");
+    }
     hbuf_add(b, "</li>\n");
 }
 

@@ -413,7 +413,9 @@ static int model_test(replay_ctx *c, const replay_backend *be, void *state, int 
     replay_progress(c, "run-to-model test: %s", c->o->model);
     int rc = replay_model_test(c, be, state, m, err, errsz);
     if (rc && !json_object_get(m, "result")) {
-        json_object_set_new(m, "result", json_string(rc == ATTEST_EVERIFY ? "failed" : "error"));
+        json_object_set_new(m, "result", json_string(rc == ATTEST_EVERIFY    ? "failed"
+                                                     : rc == ATTEST_EPARTIAL ? "not checked"
+                                                                             : "error"));
         json_object_set_new(m, "reason", json_string(err));
     }
     replay_progress(c, "run-to-model test: %s", json_string_value(json_object_get(m, "result")));
@@ -595,7 +597,7 @@ int attest_replay_verify(json_t *report, const replay_log *l, const attest_repla
         }
     }
     if (o->model) {
-        char e[1024];
+        char e[1024] = "";
         int mrc = model_test(&c, be, state, no_data, e, sizeof e);
         if (mrc && (!first_rc || (first_rc != ATTEST_EVERIFY && mrc == ATTEST_EVERIFY))) {
             first_rc = mrc;

@@ -464,7 +464,7 @@ static int cmd_losses(void *state, const replay_ctx *c, replay_eval *ev, size_t 
 {
     cmd_state *s = state;
     json_t *evs = json_array(), *losses = NULL;
-    *tol = s->tol;
+    *tol = fmax(s->tol, 1e-5); /* a mean of binary64 losses against a logged binary32 one */
     for (size_t e = 0; evs && e < n_ev; e++) {
         char *abs = realpath(ev[e].model, NULL);
         json_array_append_new(evs, json_pack("{s:s, s:O}", "model", abs ? abs : ev[e].model,

@@ -385,8 +385,9 @@ static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size
         vckpt *m = NULL;
         if (ev[e].T1 != T1) {
             rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
-                                  "examples of %zu tokens: %s reads windows of %zu", ev[e].T1,
-                                  GPT_ENGINE, T1);
+                                  "%s: examples of %zu tokens, but the run's engine reads "
+                                  "windows of context + 1 = %zu",
+                                  ev[e].model, ev[e].T1, T1);
             break;
         }
         if ((rc = vckpt_load(&m, ev[e].model, NULL, 0, err, errsz)) == 0)

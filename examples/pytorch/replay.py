@@ -51,6 +51,11 @@ def need(obj, key, types, where):
     return v
 
 
+def first_line(err):
+    """The first line of an exception's message, or its type when it has none."""
+    return (str(err).splitlines() or [type(err).__name__])[0]
+
+
 def float_bits(hexbits, where):
     """The value of binary64 (16 hex digits) or binary32 (8) bits, most significant first."""
     try:
@@ -173,9 +178,9 @@ def replay_segment(req, hp, opt_hp, config):
         meta = attest.torch.load_checkpoint(in_path, model, opt)
     except OSError as err:
         raise ReplayError("input %s: %s" % (in_path, err.strerror or err)) from None
-    except (ValueError, KeyError, RuntimeError) as err:
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as err:
         raise ReplayError("input %s: not a checkpoint of this model: %s"
-                          % (in_path, str(err).splitlines()[0])) from None
+                          % (in_path, first_line(err))) from None
     if meta.get("step") != str(in_step):
         raise ReplayError("input %s: holds step %s, the request says %d"
                           % (in_path, meta.get("step"), in_step))
@@ -220,9 +225,9 @@ def replay_losses(req, hp, opt_hp):
             attest.torch.load_checkpoint(path, model)
         except OSError as err:
             raise ReplayError("%s: model %s: %s" % (where, path, err.strerror or err)) from None
-        except (ValueError, KeyError, RuntimeError) as err:
+        except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as err:
             raise ReplayError("%s: model %s: not a model of this architecture: %s"
-                              % (where, path, str(err).splitlines()[0])) from None
+                              % (where, path, first_line(err))) from None
         model.eval()
         rows = []
         for i, ref in enumerate(refs):
@@ -285,7 +290,7 @@ def main(argv):
         print("replay.py: %s: %s" % (argv[1], err), file=sys.stderr)
         return 2
     except attest.AttestError as err:
-        print("replay.py: %s: writing the output: %s" % (argv[1], err), file=sys.stderr)
+        print("replay.py: %s: %s" % (argv[1], err), file=sys.stderr)
         return 2
     return 0
 

@@ -44,7 +44,7 @@ assert "  ... p above 0.01" test "$(json_of "int(m['p'] > 0.01)")" -eq 1
 
 expect "a model of another width" 0 "$TRAIN" --out "$T/narrow" "${CFG[@]}" --steps 1 --width 32
 expect_failure "  ... is named as not of this architecture" \
-    "^model .*step-000000.safetensors: tensor [a-z0-9_.]+ is missing or not the dtype and shape of the run's checkpoints" \
+    "^model .*step-000000.safetensors: tensor [a-z0-9_.]+ is F32 \[[0-9, ]+\], the run's checkpoints hold it as F32 \[[0-9, ]+\]" \
     model "$T/narrow/checkpoints/step-000000.safetensors"
 expect "a file that is not safetensors cannot be checked (exit 2)" 2 model "$T/run/run.pub"
 cp "$T/err" "$T/stderr"
