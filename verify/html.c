@@ -833,8 +833,10 @@ static void replay_details(hbuf *b, const json_t *r)
         {
             hbuf_add(b, "<tr><td><code>");
             hbuf_text(b, str(t, "name"));
-            hbuf_add(b, "</code></td><td class=\"num\">%.2e</td><td class=\"num\">%.2e</td></tr>\n",
-                     num(t, "error"), num(t, "update"));
+            hbuf_add(b, "</code></td><td class=\"num\">%.2e</td><td class=\"num\">",
+                     num(t, "error"));
+            if (isnan(num(t, "update"))) hbuf_add(b, "&mdash;</td></tr>\n");
+            else hbuf_add(b, "%.2e</td></tr>\n", num(t, "update"));
         }
         hbuf_add(b, "</table>\n");
     }

@@ -214,7 +214,7 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     const vdata *data = c->data;
     const attest_replay_options *o = c->o;
     size_t n_steps = l->n_steps;
-    size_t B = n_steps ? json_array_size(json_object_get(l->steps[0].rec, "batch")) : 0, T1 = 0;
+    size_t T1 = 0;
     uint64_t last = n_steps ? u64(l->steps[n_steps - 1].rec, "step") : 0;
     uint64_t tail_from = replay_model_tail_from(last); /* steps tail_from..last */
     json_object_set_new(out, "file", json_string(o->model));
@@ -223,20 +223,18 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
                                 "the run is too short for the run-to-model test (%" PRIu64
                                 " steps; it needs 40)",
                                 last);
-    for (size_t i = 0; i < n_steps; i++)
-        if (json_array_size(json_object_get(l->steps[i].rec, "batch")) != B)
-            return attest_text_fail(err, errsz, ATTEST_EPARTIAL,
-                                    "record %" PRIu64 ": %zu examples in the batch, the first "
-                                    "step has %zu: the run-to-model test draws from batches of "
-                                    "one size",
-                                    l->steps[i].index,
-                                    json_array_size(json_object_get(l->steps[i].rec, "batch")), B);
 
-    // Draw the examples: step records in the tail and before, B windows each.
+    // Draw the examples: windows of the step records in the tail and before. Batches may
+    // differ in size (a batch-size ramp); off[i] counts the examples before step record i.
+    uint64_t *off = malloc((n_steps + 1) * sizeof *off);
+    if (!off) return ATTEST_ENOMEM;
+    off[0] = 0;
+    for (size_t i = 0; i < n_steps; i++)
+        off[i + 1] = off[i] + json_array_size(json_object_get(l->steps[i].rec, "batch"));
     size_t want = o->model_examples ? o->model_examples : 4000;
     size_t tail_first = n_steps;
     while (tail_first > 0 && u64(l->steps[tail_first - 1].rec, "step") >= tail_from) tail_first--;
-    uint64_t pool[2] = {(uint64_t)(n_steps - tail_first) * B, (uint64_t)tail_first * B};
+    uint64_t pool[2] = {off[n_steps] - off[tail_first], off[tail_first]};
     size_t take[2] = {want / 2, want - want / 2};
     for (int h = 0; h < 2; h++)
         if (take[h] > pool[h]) take[h] = (size_t)pool[h];
@@ -249,11 +247,13 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     // Examples are windows of one length: the first step's first.
     T1 = (size_t)json_integer_value(
         json_array_get(json_array_get(json_object_get(l->steps[0].rec, "batch"), 0), 2));
-    if (T1 < 2 || T1 > MAX_WINDOW)
+    if (T1 < 2 || T1 > MAX_WINDOW) {
+        free(off);
         return attest_text_fail(err, errsz, ATTEST_EVERIFY,
                                 "record %" PRIu64 ": example 0 has %zu tokens: the run-to-model "
                                 "test reads windows of 2 to %u",
                                 l->steps[0].index, T1, MAX_WINDOW);
+    }
     uint8_t *seen = calloc((size_t)(pool[0] + pool[1]) / 8 + 1, 1);
     uint8_t *tokens = malloc(n && T1 ? n * T1 : 1);
     json_t *refs = json_array();
@@ -271,23 +271,30 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     for (int h = 0; h < 2; h++)
         for (size_t got = 0; got < take[h];) {
             uint64_t e = below(&st, pool[h]);
-            uint64_t flat = h == 0 ? (uint64_t)tail_first * B + e : e;
+            uint64_t flat = h == 0 ? off[tail_first] + e : e;
             if (seen[flat / 8] & (1u << (flat % 8))) continue;
             seen[flat / 8] |= (uint8_t)(1u << (flat % 8));
-            const vrec *step = &l->steps[flat / B];
+            size_t lo = 0, hi = n_steps; /* the step record holding example flat */
+            while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (off[mid] <= flat) lo = mid;
+                else hi = mid;
+            }
+            const vrec *step = &l->steps[lo];
+            size_t at = (size_t)(flat - off[lo]);
             uint8_t *bytes = NULL;
             size_t len = 0;
-            rc = example(data, step, (size_t)(flat % B), &bytes, &len, err, errsz);
+            rc = example(data, step, at, &bytes, &len, err, errsz);
             if (!rc && len != T1)
                 rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
                                       "record %" PRIu64 ": example %zu: %zu tokens, the first "
                                       "step's examples have %zu",
-                                      step->index, (size_t)(flat % B), len, T1);
+                                      step->index, at, len, T1);
             if (rc) {
                 free(bytes);
                 goto done;
             }
-            json_array_append(refs, json_array_get(json_object_get(step->rec, "batch"), flat % B));
+            json_array_append(refs, json_array_get(json_object_get(step->rec, "batch"), at));
             memcpy(tokens + k * T1, bytes, T1);
             free(bytes);
             pos[k++] = (double)u64(step->rec, "step");
@@ -441,6 +448,7 @@ done:
     json_decref((json_t *)ev[1].refs);
     free((uint8_t *)ev[1].tokens);
     free(ev[1].loss);
+    free(off);
     free(seen);
     free(tokens);
     free(pos);

@@ -338,12 +338,17 @@ static int cmd_initialization(void *state, const replay_ctx *c, const vckpt *ckp
 }
 
 /* Relative update of one tensor between the two logged checkpoints. */
+/* ||to - from|| / ||from||; NAN (null in the report) where the segment's first checkpoint
+ * lacks the tensor (the optimizer state before step 1) or holds it as zeros (a bias). */
 static double tensor_update(const vckpt *from, const attest_tensor_info *t, const uint8_t *y)
 {
     const uint8_t *x;
     const attest_tensor_info *f = vckpt_find(from, t->name, &x);
-    if (!f || !vckpt_same_layout(f, t)) return -1;
-    return vckpt_rel_error(t, y, x) /* ||to - from|| / ||from|| */;
+    if (!f || !vckpt_same_layout(f, t)) return NAN;
+    int zero = 1;
+    for (uint64_t k = 0, n = vckpt_numel(f); zero && k < n; k++)
+        zero = vckpt_value(f->dtype, x, k) == 0;
+    return zero ? NAN : vckpt_rel_error(t, y, x);
 }
 
 static int cmd_segment(void *state, const replay_ctx *c, const replay_segment *seg, char *err,
@@ -416,9 +421,11 @@ static int cmd_segment(void *state, const replay_ctx *c, const replay_segment *s
             continue;
         }
         double e = vckpt_rel_error(t, x, y), up = tensor_update(seg->from, t, y);
-        json_array_append_new(tensors, json_pack("{s:s, s:f, s:f}", "name", t->name, "error",
+        json_array_append_new(tensors, json_pack("{s:s, s:f, s:o}", "name", t->name, "error",
                                                  isfinite(e) ? e : 1e308, "update",
-                                                 isfinite(up) ? up : 1e308));
+                                                 isnan(up)      ? json_null()
+                                                 : isfinite(up) ? json_real(up)
+                                                                : json_real(1e308)));
         if (!(e <= worst)) {
             worst = e;
             worst_name = t->name;

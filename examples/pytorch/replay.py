@@ -162,7 +162,10 @@ def replay_segment(req, hp, opt_hp, config):
     losses_path = need(req, "losses", (str,), "request")
     steps = need(req, "steps", (list,), "request")
     shards = Shards(need(req, "shards", (list,), "request"))
-    rows = need(config["training"], "batch", (int,), "config.training")
+    batch = need(config["training"], "batch", (int,), "config.training")
+    ramp = config["training"].get("batch_ramp", 0)  # absent in runs without a ramp
+    if not isinstance(ramp, int) or isinstance(ramp, bool) or ramp < 0:
+        raise ReplayError("config.training: batch_ramp is %r, not a step count" % (ramp,))
     if not steps:
         raise ReplayError("steps: a segment has at least one step")
     for i, s in enumerate(steps):
@@ -194,6 +197,7 @@ def replay_segment(req, hp, opt_hp, config):
         if digest != need(s, "batch_sha256", (str,), where):
             raise ReplayError("step %d: the batch its refs name has SHA-256 %s, the log says %s"
                               % (n, digest, s["batch_sha256"]))
+        rows = train.batch_at(n, batch, ramp)
         if len(data) != rows * (hp["ctx"] + 1):
             raise ReplayError("step %d: the batch is %d bytes, not %d rows of %d"
                               % (n, len(data), rows, hp["ctx"] + 1))

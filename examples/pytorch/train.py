@@ -16,6 +16,10 @@ set the peak and the final learning rate (a rate that still moves the
 weights at the end keeps the signal of the run-to-model test, attest verify
 --model: verify/SOUNDNESS.md section 4).
 
+--batch-ramp N grows the batch linearly from 1 row at step 1 to --batch at
+step N (a batch-size warmup): the steps' batches then differ in size, and
+replay.py and the run-to-model test follow the ramp the config records.
+
 --no-attest runs the same training (same data, checkpoint files) without
 recording anything: the baseline of bench/pytorch-overhead.sh.
 
@@ -118,6 +122,13 @@ def next_batch(g, shards, batch, length):
         rows.append(shards[s][first:first + length])
         refs.append((s, first, length))
     return torch.stack(rows), refs
+
+
+def batch_at(step, batch, ramp):
+    """Rows of step `step`: --batch, after a linear ramp from 1 row over `ramp` steps."""
+    if ramp <= 0 or step >= ramp:
+        return batch
+    return max(1, -(-batch * step // ramp))
 
 
 def lr_at(step, steps, peak, warmup, end):
@@ -226,6 +237,8 @@ def main(argv=None, hooks=None):
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--data-seed", type=int, default=5678)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch-ramp", type=int, default=0, metavar="N",
+                    help="grow the batch from 1 row to --batch over the first N steps")
     ap.add_argument("--corpus", default=CORPUS_DIR,
                     help="directory whose regular files are the training text (default %(default)s)")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
@@ -238,6 +251,8 @@ def main(argv=None, hooks=None):
     args = ap.parse_args(argv)
     if args.steps < 1 or args.ckpt_every < 1 or args.seal_every < 1 or args.batch < 1:
         ap.error("--steps, --ckpt-every, --seal-every and --batch must be positive")
+    if args.batch_ramp < 0:
+        ap.error("--batch-ramp must be 0 (no ramp) or positive")
     lr_min = args.lr / 10 if args.lr_min is None else args.lr_min
     if not (0 < args.lr < 1 and 0 <= lr_min <= args.lr):
         ap.error("--lr must be in (0, 1) and --lr-min in [0, --lr]")
@@ -266,7 +281,8 @@ def main(argv=None, hooks=None):
             "model": dict(hp, name="ByteGPT", vocab=256),
             "optimizer": dict(opt_hp, name="AdamW", min_lr=lr_min,
                               schedule="linear warmup, cosine to min_lr"),
-            "training": dict(steps=args.steps, batch=args.batch, ckpt_every=args.ckpt_every,
+            "training": dict(steps=args.steps, batch=args.batch, batch_ramp=args.batch_ramp,
+                             ckpt_every=args.ckpt_every,
                              seal_every=args.seal_every, seed=args.seed,
                              data_seed=args.data_seed, loss="cross_entropy, next byte"),
             "data": {"corpus": os.path.abspath(args.corpus), "shards": 4, "layout": "bytes",
@@ -302,7 +318,7 @@ def main(argv=None, hooks=None):
     t0 = time.perf_counter()
     for step in range(1, args.steps + 1):
         ts = time.perf_counter()
-        batch, refs = next_batch(g, shards, args.batch, length)
+        batch, refs = next_batch(g, shards, batch_at(step, args.batch, args.batch_ramp), length)
         lr = lr_at(step, args.steps, opt_hp["peak_lr"], opt_hp["warmup"], lr_min)
         hooks.before_step(step, model, opt)
         loss, grad_norm = train_step(model, opt, hooks.train_batch(step, batch), lr,

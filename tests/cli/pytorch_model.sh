@@ -52,6 +52,34 @@ expect_failure "  ... is named as not of this run's architecture, before the com
     model "$CODE" "$T/gpt/checkpoints/step-000000.safetensors"
 expect "a file that is not safetensors cannot be checked (exit 2)" 2 model "$CODE" "$T/run/run.pub"
 
+# A batch-size ramp: the steps' batches grow from 1 row to 16 over the first
+# 150 steps. Replay follows the ramp the config records (segment 1-200 is
+# replayed), and the test draws from batches of every size.
+expect_err "train.py refuses a negative --batch-ramp" 2 "--batch-ramp must be 0" \
+    "$PY" "$TRAIN_PY" --out "$T/bad" --batch-ramp -1
+expect "train.py: 600 steps, the batch ramped over the first 150" 0 \
+    "$PY" "$TRAIN_PY" --out "$T/ramp" "${CFG[@]}" --steps 600 --ckpt-every 200 --batch-ramp 150
+"$ATTEST" log show "$T/ramp/run.log" --json >"$T/ramp.jsonl"
+assert "  ... step 1 trained on 1 row, step 75 on 8, step 150 on 16" test "$(python3 -c "
+import json, sys
+rows = {r['step']: len(r['batch']) for r in map(json.loads, open(sys.argv[1])) if r.get('type') == 'step'}
+print(int((rows[1], rows[75], rows[150], rows[600]) == (1, 8, 16, 16)))" "$T/ramp.jsonl")" -eq 1
+"$ATTEST" verify "$T/ramp/run.log" --pub "$T/ramp/run.pub" --replay 0 --external-replay \
+    --code "$CODE" --model "$T/ramp/checkpoints/step-000600.safetensors" --json >"$T/report.json" 2>"$T/err"
+assert "  ... its own final model is shown to come from it, the ramp replayed" test "$(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['replay']
+m, s = r['model'], r['segments'][0]
+print(int(m['result'] == 'passed' and m['p'] < 1e-6 and m['examples'] == 2480
+          and m['control']['result'] == 'passed'
+          and (s['from_step'], s['to_step'], s['result']) == (0, 200, 'passed')))" "$T/report.json")" -eq 1
+assert "  ... its per-tensor updates: null for a bias that starts at zero and for optimizer state" \
+    test "$(python3 -c "
+import json, sys
+t = {e['name']: e['update'] for e in json.load(open(sys.argv[1]))['replay']['segments'][0]['tensors']}
+print(int(t['model.blocks.0.ln1.bias'] is None and t['optim.0.exp_avg'] is None
+          and 0 < t['model.tok.weight'] < 1))" "$T/report.json")" -eq 1
+
 # A replay command whose loss ignores the model: the control catches it.
 mkdir -p "$T/code/examples"
 cp -r "$CODE/examples/pytorch" "$T/code/examples/"

@@ -44,9 +44,9 @@ class Forge(train.Hooks):
                      % (self.at, args.steps))
         self.hit = False
 
-    def other_batch(self):
+    def other_batch(self, rows):
         g = torch.Generator().manual_seed(self.args.data_seed + 1)
-        return train.next_batch(g, self.shards, self.args.batch, self.hp["ctx"] + 1)[0]
+        return train.next_batch(g, self.shards, rows, self.hp["ctx"] + 1)[0]
 
     def before_step(self, step, model, opt):
         if self.kind != "swap-weights" or step != self.at:
@@ -65,7 +65,7 @@ class Forge(train.Hooks):
         if self.kind != "other-data" or step != self.at:
             return batch
         self.hit = True
-        other = self.other_batch()
+        other = self.other_batch(len(batch))
         assert other.shape == batch.shape and not torch.equal(other, batch)
         return other
 
