@@ -324,6 +324,8 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
             goto done;
         }
     }
+    vckpt_free(model); /* the backend loads it again, in its own form */
+    model = NULL;
     double tol = 0;
     if ((rc = be->losses(state, c, ev, ctl_step == SIZE_MAX ? 1 : 2, &tol, err, errsz)) != 0)
         goto done;
