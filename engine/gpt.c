@@ -686,18 +686,30 @@ static float forward_backward(gpt *g, const uint8_t *tokens)
 
 int gpt_sequence_losses(gpt *g, const uint8_t *tokens, double *out)
 {
+    size_t T = g->cfg.context, B = g->cfg.batch;
+    const float *row = g->row_loss;
+    float *dev_rows = NULL;
     if (g->cu) {
-        snprintf(g->error, sizeof g->error, "gpt_sequence_losses: on the CPU only");
-        return -1;
+        if (g->error[0]) return -1;
+        if (!(dev_rows = malloc(B * T * sizeof *dev_rows))) {
+            snprintf(g->error, sizeof g->error, "gpt_sequence_losses: out of memory");
+            return -1;
+        }
+        if (gpt_cuda_row_losses(g, tokens, dev_rows) != 0) {
+            free(dev_rows);
+            return -1;
+        }
+        row = dev_rows;
+    } else {
+        forward(g, tokens);
     }
-    size_t T = g->cfg.context;
-    forward(g, tokens);
-    for (size_t b = 0; b < g->cfg.batch; b++) {
+    for (size_t b = 0; b < B; b++) {
         double sum = 0;
         for (size_t t = 0; t < T; t++)
-            sum += g->row_loss[b * T + t];
+            sum += row[b * T + t];
         out[b] = sum / (double)T;
     }
+    free(dev_rows);
     return 0;
 }
 

@@ -198,7 +198,8 @@ GPT_API float gpt_forward_backward(gpt *g, const uint8_t *tokens);
  * Forward only, for measuring a model: out[b] = the mean cross-entropy of
  * sequence b of tokens (laid out as for gpt_forward_backward) over its T
  * positions, in binary64 (not part of ENGINE.md's bit-exact results).
- * Leaves the gradients alone. CPU models only: -1 on a GPU model.
+ * Leaves the gradients and the tensors alone. On either device, with the
+ * same bits; -1 with gpt_error on a GPU failure.
  */
 GPT_API int gpt_sequence_losses(gpt *g, const uint8_t *tokens, double *out);
 

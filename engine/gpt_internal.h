@@ -84,6 +84,8 @@ GPT_INTERNAL int gpt_cuda_push(gpt *g);
 GPT_INTERNAL int gpt_cuda_pull(gpt *g);
 /* ENGINE.md sections 6-8 on the device; results as the CPU functions give them. */
 GPT_INTERNAL int gpt_cuda_forward_backward(gpt *g, const uint8_t *tokens, float *loss);
+/* Forward only; row_loss (host, B x T) gets each position's loss, as g->row_loss on the CPU. */
+GPT_INTERNAL int gpt_cuda_row_losses(gpt *g, const uint8_t *tokens, float *row_loss);
 GPT_INTERNAL int gpt_cuda_train_step(gpt *g, const uint8_t *tokens, uint64_t step, float lr,
                                      gpt_step_result *res);
 

@@ -367,20 +367,21 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
     return compare(s, seg->to, what, err, errsz);
 }
 
-/* Models on examples, on a CPU engine of the run's configuration, a batch at a time. */
+/*
+ * Models on examples, a batch at a time, on the replay's own engine and device (the
+ * run-to-model test runs after the segments; it loads the weights only).
+ */
 static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size_t n_ev,
                          double *tol, char *err, size_t errsz)
 {
     const engine_state *s = state;
     size_t B = s->cfg.batch, T1 = (size_t)s->cfg.context + 1;
-    gpt *g = NULL;
     uint8_t *buf = calloc(B, T1);
     double *l = calloc(B, sizeof *l);
     char why[256];
     int rc = buf && l ? 0 : ATTEST_ENOMEM;
+    (void)c;
     *tol = 1e-5; /* binary64 sums against the binary32 loss of a training step */
-    if (!rc && gpt_new(&g, &s->cfg, c->o->threads ? c->o->threads : 1, why, sizeof why) != 0)
-        rc = attest_text_fail(err, errsz, ATTEST_ENOMEM, "engine: %s", why);
     for (size_t e = 0; !rc && e < n_ev; e++) {
         vckpt *m = NULL;
         if (ev[e].T1 != T1) {
@@ -391,18 +392,19 @@ static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size
             break;
         }
         if ((rc = vckpt_load(&m, ev[e].model, NULL, 0, err, errsz)) == 0)
-            rc = replay_engine_load(g, m, 1, err, errsz);
+            rc = replay_engine_load(s->g, m, 1, err, errsz);
+        if (!rc && gpt_sync_state(s->g, why, sizeof why) != 0)
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", ev[e].model, why);
         vckpt_free(m);
         for (size_t i = 0; !rc && i < ev[e].n; i += B) {
             size_t k = ev[e].n - i < B ? ev[e].n - i : B;
             memcpy(buf, ev[e].tokens + i * T1, k * T1);
-            if (gpt_sequence_losses(g, buf, l) != 0)
-                rc = attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", gpt_error(g));
+            if (gpt_sequence_losses(s->g, buf, l) != 0)
+                rc = attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", gpt_error(s->g));
             else
                 memcpy(ev[e].loss + i, l, k * sizeof *l);
         }
     }
-    gpt_free(g);
     free(buf);
     free(l);
     return rc;

@@ -382,16 +382,18 @@ static void attention_back(struct gpt_cuda *d, const struct att *s, float *dqkv,
     gk_gemm_run(&p);
 }
 
-/* Launches ENGINE.md sections 6 and 7; the loss lands in d->scal[0]. */
-static void forward_backward(gpt *g)
+#define PD(i) (d->param + g->offset[i])
+#define GD(i) (d->grad + g->offset[i])
+
+/* Launches ENGINE.md section 6; the loss lands in d->scal[0], each position's in g->row_loss,
+ * and g->logits holds dlogits for backward(). */
+static void forward(gpt *g)
 {
     struct gpt_cuda *d = g->cu;
     const gpt_config *c = &g->cfg;
     size_t L = c->layers, C = c->width, T = c->context, B = c->batch, N = B * T;
     struct att s = {B, T, C, c->heads, C / c->heads, 1.0f / gpt_sqrt((float)(C / c->heads))};
     const uint8_t *in = d->tokens, *tg = d->tokens + N;
-#define PD(i) (d->param + g->offset[i])
-#define GD(i) (d->grad + g->offset[i])
     mark(d, -1);
 
     gk_embed(g->res[0], PD(P_WTE), PD(P_WPE), in, N, T, C);
@@ -429,8 +431,19 @@ static void forward_backward(gpt *g)
     mark(d, PROF_MM);
     gk_crossentropy(g->logits, g->row_loss, d->scal, tg, N);
     mark(d, PROF_ELEM);
+}
 
-    /* backward; g->logits holds dlogits */
+/* Launches ENGINE.md section 7, after forward(). */
+static void backward(gpt *g)
+{
+    struct gpt_cuda *d = g->cu;
+    const gpt_config *c = &g->cfg;
+    size_t L = c->layers, C = c->width, T = c->context, B = c->batch, N = B * T;
+    struct att s = {B, T, C, c->heads, C / c->heads, 1.0f / gpt_sqrt((float)(C / c->heads))};
+    const uint8_t *in = d->tokens;
+    size_t lnf = P_LAYER(L, 0);
+
+    /* g->logits holds dlogits */
     mm_wgrad(d, GD(P_WTE), g->logits, g->lnf_y, N, GPT_VOCAB, C);
     mark(d, PROF_WGRAD);
     mm(g->dtmp, g->logits, PD(P_WTE), NULL, N, GPT_VOCAB, C);
@@ -479,8 +492,14 @@ static void forward_backward(gpt *g)
     }
     gk_embed_back(GD(P_WTE), GD(P_WPE), g->dres, in, B, T, C);
     mark(d, PROF_ELEM);
+}
 #undef PD
 #undef GD
+
+static void forward_backward(gpt *g)
+{
+    forward(g);
+    backward(g);
 }
 
 /* Tokens in: inputs then targets, as the CPU engine splits them. */
@@ -510,6 +529,15 @@ extern "C" int gpt_cuda_forward_backward(gpt *g, const uint8_t *tokens, float *l
     forward_backward(g);
     if (launched(g, "forward and backward") != 0) return -1;
     return copy(g, loss, g->cu->scal, sizeof(float), cudaMemcpyDeviceToHost, "reading the loss");
+}
+
+extern "C" int gpt_cuda_row_losses(gpt *g, const uint8_t *tokens, float *row_loss)
+{
+    if (tokens_in(g, tokens) != 0) return -1;
+    forward(g);
+    if (launched(g, "forward") != 0) return -1;
+    return copy(g, row_loss, g->row_loss, g->cfg.batch * g->cfg.context * sizeof(float),
+                cudaMemcpyDeviceToHost, "reading the losses");
 }
 
 extern "C" int gpt_cuda_train_step(gpt *g, const uint8_t *tokens, uint64_t step, float lr,

@@ -62,3 +62,28 @@ fails_on_gpu "training on other data at step $at fails GPU replay" other-data:$a
 at=$((STEPS * 3 / 4))
 fails_on_gpu "an edited loss at step $at fails GPU replay" edit-loss:$at "FAILED: step $at: loss logged"
 fails_on_gpu "another initialization fails GPU replay" init-seed "init +FAILED"
+
+# The run-to-model test (--model) measures the model on the replay's device:
+# the same examples, losses and statistic on the GPU as on the CPU. It needs
+# a run of 40 steps or more.
+RUN=$T/cpu
+LAST=$STEPS
+if [ "$STEPS" -lt 40 ]; then
+    RUN=$T/long
+    LAST=48
+    expect "a 48-step run for the run-to-model test trains on the CPU" 0 "$TRAIN" --out "$RUN" \
+        --steps 48 --ckpt-every 24 --seal-every 24 "${MODEL[@]}" --threads "$THREADS" --code "$CODE"
+fi
+FINAL=$(printf '%s/checkpoints/step-%06d.safetensors' "$RUN" "$LAST")
+"$ATTEST" verify "$RUN/run.log" --pub "$RUN/run.pub" --model "$FINAL" --device cpu \
+    --threads "$THREADS" --json >"$T/model-cpu.json" 2>/dev/null
+"$ATTEST_GPU" verify "$RUN/run.log" --pub "$RUN/run.pub" --model "$FINAL" --device cuda \
+    --json >"$T/model-cuda.json" 2>/dev/null
+assert "the run-to-model test gives the same numbers, bit for bit, on the GPU as on the CPU" \
+    test "$(python3 -c "
+import json, sys
+a, b = (json.load(open(f))['replay'] for f in sys.argv[1:])
+ma, mb = a['model'], b['model']
+print(int((a['device'], b['device']) == ('cpu', 'cuda') and ma == mb and ma['examples'] > 0
+          and 'spearman' in ma and ma['control']['result'] == 'passed'))" \
+        "$T/model-cpu.json" "$T/model-cuda.json")" -eq 1

@@ -93,7 +93,30 @@ static gpt *make(const gpt_config *c, gpt_device d)
     return g;
 }
 
-/* Forward-backward, then `steps` training steps, on both devices; every bit compared. */
+/* gpt_sequence_losses on both devices, on the batch of step 1000: the same bits. */
+static int same_losses(gpt *cpu, gpt *gpu, const gpt_config *c, const uint8_t *text,
+                       uint8_t *tok, const char *when)
+{
+    double *lc = calloc(c->batch, sizeof *lc), *lg = calloc(c->batch, sizeof *lg);
+    int ok = lc && lg;
+    batch_tokens(c, 1000, text, tok);
+    if (ok && (gpt_sequence_losses(cpu, tok, lc) != 0 || gpt_sequence_losses(gpu, tok, lg) != 0)) {
+        printf("#   %s: gpt_sequence_losses: %s\n", when, gpt_error(gpu) ? gpt_error(gpu) : "");
+        ok = 0;
+    }
+    for (uint32_t b = 0; ok && b < c->batch; b++)
+        if (memcmp(&lc[b], &lg[b], sizeof lc[b]) != 0) {
+            printf("#   %s: sequence %u loses %.17g on the CPU, %.17g on the GPU\n", when, b,
+                   lc[b], lg[b]);
+            ok = 0;
+        }
+    free(lc);
+    free(lg);
+    return ok;
+}
+
+/* Forward-backward, then `steps` training steps, on both devices; every bit compared, and the
+ * sequence losses of a model measured between and after (which must leave the steps alone). */
 static int compare(const char *name, const gpt_config *c, int steps)
 {
     gpt *cpu = make(c, GPT_CPU), *gpu = make(c, GPT_CUDA);
@@ -111,6 +134,8 @@ static int compare(const char *name, const gpt_config *c, int steps)
         }
         snprintf(when, sizeof when, "%s, backward", name);
         ok = ok && same_tensors(cpu, gpu, 1, when);
+        snprintf(when, sizeof when, "%s, sequence losses at initialization", name);
+        ok = ok && same_losses(cpu, gpu, c, text, tok, when);
     }
     for (int s = 0; ok && s < steps; s++) {
         gpt_step_result rc, rg;
@@ -131,6 +156,8 @@ static int compare(const char *name, const gpt_config *c, int steps)
         snprintf(when, sizeof when, "%s, after step %d", name, s + 1);
         ok = ok && same_tensors(cpu, gpu, 0, when) && same_tensors(cpu, gpu, 1, when);
     }
+    snprintf(when, sizeof when, "%s, sequence losses after %d steps", name, steps);
+    ok = ok && same_losses(cpu, gpu, c, text, tok, when);
     free(text);
     free(tok);
     gpt_free(cpu);
