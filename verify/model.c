@@ -227,7 +227,7 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     // Draw the examples: windows of the step records in the tail and before. Batches may
     // differ in size (a batch-size ramp); off[i] counts the examples before step record i.
     uint64_t *off = malloc((n_steps + 1) * sizeof *off);
-    if (!off) return ATTEST_ENOMEM;
+    if (!off) return attest_text_fail(err, errsz, ATTEST_ENOMEM, "out of memory");
     off[0] = 0;
     for (size_t i = 0; i < n_steps; i++)
         off[i + 1] = off[i] + json_array_size(json_object_get(l->steps[i].rec, "batch"));
@@ -244,15 +244,17 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
     uint64_t st;
     memcpy(&st, seed, sizeof st);
     st ^= 0x72756e2d746f2d6du; /* "run-to-m": its own stream */
-    // Examples are windows of one length: the first step's first.
+    // Examples are windows of one length: the first example's.
+    size_t first = 0;
+    while (first + 1 < n_steps && off[first + 1] == 0) first++;
     T1 = (size_t)json_integer_value(
-        json_array_get(json_array_get(json_object_get(l->steps[0].rec, "batch"), 0), 2));
+        json_array_get(json_array_get(json_object_get(l->steps[first].rec, "batch"), 0), 2));
     if (T1 < 2 || T1 > MAX_WINDOW) {
         free(off);
         return attest_text_fail(err, errsz, ATTEST_EVERIFY,
                                 "record %" PRIu64 ": example 0 has %zu tokens: the run-to-model "
                                 "test reads windows of 2 to %u",
-                                l->steps[0].index, T1, MAX_WINDOW);
+                                l->steps[first].index, T1, MAX_WINDOW);
     }
     uint8_t *seen = calloc((size_t)(pool[0] + pool[1]) / 8 + 1, 1);
     uint8_t *tokens = malloc(n && T1 ? n * T1 : 1);
@@ -288,7 +290,7 @@ int replay_model_test(const replay_ctx *c, const replay_backend *be, void *state
             if (!rc && len != T1)
                 rc = attest_text_fail(err, errsz, ATTEST_EVERIFY,
                                       "record %" PRIu64 ": example %zu: %zu tokens, the first "
-                                      "step's examples have %zu",
+                                      "example has %zu",
                                       step->index, at, len, T1);
             if (rc) {
                 free(bytes);

@@ -369,7 +369,8 @@ static int engine_segment(void *state, const replay_ctx *c, const replay_segment
 
 /*
  * Models on examples, a batch at a time, on the replay's own engine and device (the
- * run-to-model test runs after the segments; it loads the weights only).
+ * run-to-model test runs after the segments). The engine starts afresh (a failed segment
+ * may have left another checkpoint's state in it), then takes each model's weights.
  */
 static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size_t n_ev,
                          double *tol, char *err, size_t errsz)
@@ -391,10 +392,11 @@ static int engine_losses(void *state, const replay_ctx *c, replay_eval *ev, size
                                   ev[e].model, ev[e].T1, T1);
             break;
         }
+        gpt_init(s->g);
         if ((rc = vckpt_load(&m, ev[e].model, NULL, 0, err, errsz)) == 0)
             rc = replay_engine_load(s->g, m, 1, err, errsz);
         if (!rc && gpt_sync_state(s->g, why, sizeof why) != 0)
-            rc = attest_text_fail(err, errsz, ATTEST_EIO, "%s: %s", ev[e].model, why);
+            rc = attest_text_fail(err, errsz, ATTEST_EIO, "engine: %s", why);
         vckpt_free(m);
         for (size_t i = 0; !rc && i < ev[e].n; i += B) {
             size_t k = ev[e].n - i < B ? ev[e].n - i : B;

@@ -51,3 +51,18 @@ cp "$T/err" "$T/stderr"
 assert "  ... and the report says so" grep -q "run.pub: not a safetensors file" "$T/stderr"
 expect_err "--model-examples goes with --model" 2 "goes with --model" \
     "$ATTEST" verify "$T/run/run.log" --pub "$T/run/run.pub" --model-examples 100
+
+# Segments that fail leave the engine holding another checkpoint's state:
+# the model test still measures the model, from a fresh engine.
+expect "a run with a forged initialization (another seed)" 0 "$BUILD/tests/forge_gpt" \
+    --out "$T/forged" --steps 48 --ckpt-every 24 --seal-every 24 --layers 1 --width 32 \
+    --heads 2 --context 16 --batch 4 --code "$PWD" --forge init-seed
+"$ATTEST" verify "$T/forged/run.log" --pub "$T/forged/run.pub" --replay all --json \
+    --model "$T/forged/checkpoints/step-000048.safetensors" >"$T/report.json" 2>/dev/null
+assert "  ... fails its segments, and its model test still reports the model's numbers" \
+    test "$(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['replay']
+m = r['model']
+print(int(all(s['result'] == 'failed' for s in r['segments']) and m['examples'] == 192
+          and 'spearman' in m and m['control']['result'] == 'passed'))" "$T/report.json")" -eq 1
