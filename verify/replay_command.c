@@ -337,9 +337,11 @@ static int cmd_initialization(void *state, const replay_ctx *c, const vckpt *ckp
     return rc;
 }
 
-/* Relative update of one tensor between the two logged checkpoints. */
-/* ||to - from|| / ||from||; NAN (null in the report) where the segment's first checkpoint
- * lacks the tensor (the optimizer state before step 1) or holds it as zeros (a bias). */
+/*
+ * Relative update of one tensor between the two logged checkpoints, ||to - from|| / ||from||;
+ * NAN (null in the report) where the segment's first checkpoint lacks the tensor (the
+ * optimizer state before step 1) or holds it as zeros (a bias).
+ */
 static double tensor_update(const vckpt *from, const attest_tensor_info *t, const uint8_t *y)
 {
     const uint8_t *x;
