@@ -40,7 +40,10 @@ expect_failure "a model from another run is not shown to come from it" \
     model "$T/other/checkpoints/step-000200.safetensors"
 assert "  ... the verdict says why" grep -q "not shown to come from this run: its losses on 3600 training examples show no trace of the committed order" "$T/out"
 model "$T/other/checkpoints/step-000200.safetensors" --json >"$T/report.json" 2>/dev/null
-assert "  ... p above 0.01" test "$(json_of "int(m['p'] > 0.01)")" -eq 1
+# For a foreign model p is uniform on (0, 1): the examples are drawn from the
+# last seal, which a fresh run key changes every time, so a bound of 0.01 failed
+# one run in a hundred. Below 1e-4: one run in ten thousand.
+assert "  ... p above 1e-4" test "$(json_of "int(m['p'] > 1e-4)")" -eq 1
 
 expect "a model of another width" 0 "$TRAIN" --out "$T/narrow" "${CFG[@]}" --steps 1 --width 32
 expect_failure "  ... is named as not of this architecture" \
